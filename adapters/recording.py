@@ -1,0 +1,86 @@
+"""Recordings (CONTRACT.md "Offline replay"): JSON Lines, one received message per line.
+
+``{"recv_time": ISO, "topic": str, "payload": {...}}``; a payload that is not a JSON
+object is kept as ``payload_text`` (UTF-8) or ``payload_b64`` so bad input can be
+recorded and replayed too. Reading gives back the exact bytes the service received
+for text and binary payloads, and a canonical compact JSON encoding for objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from adapters.timefmt import from_iso, to_iso
+
+
+@dataclass(frozen=True)
+class RecordedMessage:
+    """One received message: receipt time (epoch seconds), topic and raw payload bytes."""
+
+    recv_time: float
+    topic: str
+    payload: bytes
+
+
+def encode_line(msg: RecordedMessage) -> str:
+    """One JSON Lines record for a message (no trailing newline)."""
+    rec: dict[str, object] = {"recv_time": to_iso(msg.recv_time), "topic": msg.topic}
+    try:
+        text = msg.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        rec["payload_b64"] = base64.b64encode(msg.payload).decode("ascii")
+        return json.dumps(rec, separators=(",", ":"))
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and canonical_json(obj) == msg.payload:
+        rec["payload"] = obj
+    else:
+        # Not an object, or an object whose bytes differ from the canonical form
+        # (key order, spacing, duplicate keys, NaN): keep the exact text.
+        rec["payload_text"] = text
+    return json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(obj: object) -> bytes:
+    """Compact UTF-8 JSON, key order kept: the encoding used for every published payload."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def decode_line(line: str) -> RecordedMessage:
+    rec = json.loads(line)
+    if "payload" in rec:
+        payload = canonical_json(rec["payload"])
+    elif "payload_text" in rec:
+        payload = rec["payload_text"].encode("utf-8")
+    elif "payload_b64" in rec:
+        payload = base64.b64decode(rec["payload_b64"])
+    else:
+        raise ValueError("recording line has none of payload, payload_text, payload_b64")
+    return RecordedMessage(from_iso(rec["recv_time"]), rec["topic"], payload)
+
+
+def read_jsonl(path: Path) -> Iterator[RecordedMessage]:
+    """Messages of a JSON Lines recording, in order of receipt as written."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield decode_line(line)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{path}:{lineno}: not a recording line: {exc}") from exc
+
+
+def write_jsonl(messages: Iterable[RecordedMessage], out: IO[str]) -> int:
+    """Write messages as JSON Lines; returns how many."""
+    n = 0
+    for msg in messages:
+        out.write(encode_line(msg) + "\n")
+        n += 1
+    return n
