@@ -35,17 +35,35 @@ def encode_line(msg: RecordedMessage) -> str:
     except UnicodeDecodeError:
         rec["payload_b64"] = base64.b64encode(msg.payload).decode("ascii")
         return json.dumps(rec, separators=(",", ":"))
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        obj = None
-    if isinstance(obj, dict) and canonical_json(obj) == msg.payload:
+    obj = _json_object_or_none(text)
+    if obj is not None:
         rec["payload"] = obj
     else:
-        # Not an object, or an object whose bytes differ from the canonical form
-        # (key order, spacing, duplicate keys, NaN): keep the exact text.
         rec["payload_text"] = text
     return json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_object_or_none(text: str) -> dict | None:
+    """The payload as a dict if it is a plain JSON object that re-encodes losslessly.
+
+    Objects with duplicate keys or NaN/Infinity are kept as text instead, so replay
+    sees exactly what the live service saw (and dead-letters it the same way).
+    """
+
+    def no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    def no_constants(name: str) -> object:
+        raise ValueError(name)
+
+    try:
+        obj = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def canonical_json(obj: object) -> bytes:
