@@ -1,0 +1,317 @@
+"""A durable MQTT session over aiomqtt 2.x, which does not reconnect by itself.
+
+What it adds to ``aiomqtt.Client``:
+
+- **Persistent session.** MQTT 5 with ``clean_start`` off and a session expiry
+  interval, so the broker keeps our subscriptions and queues QoS 1 messages while
+  we are away (broker restart with persistence, or our own restart). A broker that
+  refuses MQTT 5 (amqtt 0.12 answers reason code 132 / 3.1.1 return code 1) gets
+  MQTT 3.1.1 with ``clean_session`` off instead; the choice is kept for reconnects.
+- **Reconnect** with capped exponential backoff and full jitter
+  (``delay = U(0, min(cap, base * 2**attempt))``, attempt reset after a connection
+  that held), then resubscribe (harmless when the broker still has the session).
+- **Acknowledge after handling.** Inbound QoS 1 PUBLISHes are PUBACKed only once
+  ``on_message`` has returned (paho manual ack), so a message the service had not
+  made durable when it died is redelivered by the broker. The broker's in-flight
+  window (MQTT 5 Receive Maximum, ``receive_maximum``; mosquitto's
+  ``max_inflight_messages`` for 3.1.1) bounds what is buffered here: backpressure
+  instead of an unbounded queue.
+- **Publish that survives a disconnect.** ``publish`` waits while disconnected and
+  retries on the next connection until the broker acknowledged (QoS 1), so a
+  caller that awaited it knows the broker has the message (at-least-once: a
+  retried message may arrive twice; consumers dedupe by id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes, float], Awaitable[None]]
+
+#: CONNACK codes that mean "this broker does not speak the protocol version you asked for".
+_UNSUPPORTED_VERSION = {132, 1}
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS to the broker: CA bundle, optional client certificate and key (PEM paths)."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure_skip_hostname_check: bool = False
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://host[:port]`` (default 1883) or ``mqtts://host[:port]`` (TLS, default 8883)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"broker URL {url!r} has no host")
+    tls = parts.scheme in ("mqtts", "ssl")
+    return BrokerAddress(parts.hostname, parts.port or (8883 if tls else 1883), tls)
+
+
+@dataclass
+class SessionStats:
+    """Counters of one session's life, for metrics and tests."""
+
+    connects: int = 0
+    disconnects: int = 0
+    messages_in: int = 0
+    publishes_acked: int = 0
+    publish_retries: int = 0
+    protocol: str = ""
+    last_session_present: bool = False
+
+
+class MqttSession:
+    """One persistent MQTT session, reconnected for as long as ``run`` runs."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        subscriptions: list[str],
+        *,
+        tls: TlsSettings | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        session_expiry_s: int = 3600,
+        keepalive_s: int = 15,
+        receive_maximum: int = 200,
+        backoff_base_s: float = 0.1,
+        backoff_cap_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+        v5_probe_timeout_s: float = 1.5,
+        sub_qos: int = 1,
+        force_protocol: int | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.address = parse_broker_url(url)
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self.tls = tls if tls is not None else (TlsSettings() if self.address.tls else None)
+        self.username = username
+        self.password = password
+        self.session_expiry_s = session_expiry_s
+        self.keepalive_s = keepalive_s
+        self.receive_maximum = receive_maximum
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.connect_timeout_s = connect_timeout_s
+        self.v5_probe_timeout_s = v5_probe_timeout_s
+        self.sub_qos = sub_qos
+        self._protocol = force_protocol  # paho.MQTTv5 / MQTTv311, or None = try 5 first
+        self._rng = rng or random.Random()
+        self.connected = asyncio.Event()
+        self.stats = SessionStats()
+        self._client: aiomqtt.Client | None = None
+        self._lost: asyncio.Future[None] | None = None  # resolves when the current connection ends
+        self._ready = asyncio.Event()  # connected *and* subscribed: publishes may go
+
+    # ---- connection -------------------------------------------------------
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Full-jitter backoff: uniform in [0, min(cap, base * 2**attempt)] seconds."""
+        return self._rng.uniform(0.0, min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** min(attempt, 30)))
+
+    def _make_client(self, protocol: int) -> aiomqtt.Client:
+        kwargs: dict = {}
+        if protocol == paho.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            props.ReceiveMaximum = self.receive_maximum
+            kwargs.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
+        else:
+            kwargs.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
+        tls_params = None
+        if self.tls is not None:
+            tls_params = aiomqtt.TLSParameters(
+                ca_certs=self.tls.ca_file,
+                certfile=self.tls.cert_file,
+                keyfile=self.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client = aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            identifier=self.client_id,
+            username=self.username,
+            password=self.password,
+            keepalive=self.keepalive_s,
+            timeout=self.connect_timeout_s,
+            tls_params=tls_params,
+            tls_insecure=True if (self.tls and self.tls.insecure_skip_hostname_check) else None,
+            max_inflight_messages=self.receive_maximum,
+            **kwargs,
+        )
+        client._client.manual_ack_set(True)  # PUBACK only after on_message returned
+        return client
+
+    async def _connect(self) -> aiomqtt.Client:
+        """One connection attempt, trying MQTT 5 first unless a version is already known.
+
+        A 3.1.1-only broker either refuses MQTT 5 in its CONNACK or (amqtt 0.12, when
+        the CONNECT carries properties) misreads the packet and never answers; both
+        send us to 3.1.1 at once, but only when the TCP connection itself was made.
+        """
+        if self._protocol is not None:
+            return await self._enter(self._make_client(self._protocol), self._protocol, self.connect_timeout_s)
+        client = self._make_client(paho.MQTTv5)
+        try:
+            return await self._enter(client, paho.MQTTv5, self.v5_probe_timeout_s)
+        except MqttConnectError as exc:
+            if _reason_value(exc) not in _UNSUPPORTED_VERSION:
+                raise
+            log.info("broker refused MQTT 5 (%s); falling back to MQTT 3.1.1", exc)
+        except aiomqtt.MqttError as exc:
+            if client._client.socket() is None:  # no TCP connection: broker down, not a version problem
+                raise
+            log.info("no CONNACK to MQTT 5 CONNECT (%s); falling back to MQTT 3.1.1", exc)
+            await _close_quietly(client)
+        return await self._enter(self._make_client(paho.MQTTv311), paho.MQTTv311, self.connect_timeout_s)
+
+    async def _enter(self, client: aiomqtt.Client, protocol: int, timeout_s: float) -> aiomqtt.Client:
+        client.timeout = timeout_s
+        await client.__aenter__()
+        client.timeout = self.connect_timeout_s
+        self._protocol = protocol
+        self.stats.protocol = "5" if protocol == paho.MQTTv5 else "3.1.1"
+        return client
+
+    async def run(self, on_message: OnMessage) -> None:
+        """Stay connected until cancelled, handing every inbound message to ``on_message``.
+
+        ``on_message(topic, payload, recv_time)`` is awaited one message at a time, in
+        order of arrival; the message is acknowledged to the broker once it returns.
+        If it raises, the exception propagates (the message stays unacknowledged and
+        the broker redelivers it to the next session).
+        """
+        attempt = 0
+        while True:
+            try:
+                client = await self._connect()
+            except (aiomqtt.MqttError, OSError) as exc:
+                delay = self.backoff_delay(attempt)
+                attempt += 1
+                log.warning("mqtt connect to %s:%s failed (%s); retry in %.2f s", self.address.host, self.address.port, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            connected_at = time.monotonic()
+            try:
+                await self._serve(client, on_message)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt connection lost: %s", exc)
+            finally:
+                self._mark_lost()
+                await _close_quietly(client)
+            if time.monotonic() - connected_at > 2 * self.backoff_cap_s:
+                attempt = 0
+            delay = self.backoff_delay(attempt)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _serve(self, client: aiomqtt.Client, on_message: OnMessage) -> None:
+        self._client = client
+        self._lost = asyncio.get_running_loop().create_future()
+        self.stats.connects += 1
+        self.connected.set()
+        log.info("mqtt connected to %s:%s as %s (MQTT %s)", self.address.host, self.address.port, self.client_id, self.stats.protocol)
+        if self.subscriptions:
+            await client.subscribe([(t, self.sub_qos) for t in self.subscriptions])
+        self._ready.set()
+        paho_client = client._client
+        async for message in client.messages:
+            recv_time = time.time()
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+            self.stats.messages_in += 1
+            await on_message(message.topic.value, bytes(payload), recv_time)
+            if message.qos > 0 and self._client is client:
+                paho_client.ack(message.mid, message.qos)
+
+    def _mark_lost(self) -> None:
+        if self.connected.is_set():
+            self.stats.disconnects += 1
+        self.connected.clear()
+        self._ready.clear()
+        self._client = None
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+
+    # ---- publishing -------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish and return once the broker has it (PUBACK for QoS 1; sent for QoS 0).
+
+        Waits while disconnected; a publish cut off by a disconnect is sent again on
+        the next connection.
+        """
+        while True:
+            await self._ready.wait()
+            client, lost = self._client, self._lost
+            if client is None or lost is None or lost.done():
+                await asyncio.sleep(0)
+                continue
+            task = asyncio.ensure_future(client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf))
+            try:
+                await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if task.done() and not task.cancelled() and task.exception() is None:
+                self.stats.publishes_acked += 1
+                return
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: the connection died under it
+            self.stats.publish_retries += 1
+            if not lost.done():  # refused while connected (e.g. not connected yet in paho): brief pause
+                await asyncio.sleep(0.05)
+
+
+def _reason_value(exc: MqttConnectError) -> int:
+    rc = getattr(exc, "rc", None)
+    try:
+        return int(rc.value if hasattr(rc, "value") else rc)  # type: ignore[union-attr, arg-type]
+    except (TypeError, ValueError):
+        return -1
+
+
+async def _close_quietly(client: aiomqtt.Client) -> None:
+    """Drop the connection without the graceful DISCONNECT wait hanging on a dead socket."""
+    try:
+        await asyncio.wait_for(client.__aexit__(None, None, None), timeout=1.0)
+    except (aiomqtt.MqttError, asyncio.TimeoutError, OSError, RuntimeError):
+        pass
+    sock = client._client.socket()
+    if sock is not None:
+        try:
+            client._client._sock_close()
+        except Exception:  # noqa: BLE001 - best effort on an already-broken socket
+            pass

@@ -1,0 +1,196 @@
+"""MqttSession against real brokers: mosquitto (MQTT 5, stopped and restarted by the test)
+and amqtt 0.12 in-process (MQTT 3.1.1 only, so the session must fall back)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+
+import aiomqtt
+import paho.mqtt.client as paho
+import pytest
+
+from adapters.mqtt_session import MqttSession, parse_broker_url
+
+pytestmark = pytest.mark.broker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+        self.changed = asyncio.Event()
+
+    async def __call__(self, topic: str, payload: bytes, recv_time: float) -> None:
+        self.items.append((topic, payload))
+        self.changed.set()
+
+    async def wait_for(self, n: int, timeout: float = 10.0) -> None:
+        async def _wait() -> None:
+            while len(self.items) < n:
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(_wait(), timeout)
+
+
+async def _publish_raw(url: str, topic: str, payloads: list[bytes], protocol=aiomqtt.ProtocolVersion.V5) -> None:
+    addr = parse_broker_url(url)
+    async with aiomqtt.Client(addr.host, addr.port, protocol=protocol) as c:
+        for p in payloads:
+            await c.publish(topic, p, qos=1)
+
+
+def test_parse_broker_url() -> None:
+    assert parse_broker_url("mqtt://h:1234") == parse_broker_url("tcp://h:1234")
+    a = parse_broker_url("mqtts://broker.example")
+    assert (a.host, a.port, a.tls) == ("broker.example", 8883, True)
+    assert parse_broker_url("mqtt://10.0.0.1").port == 1883
+    with pytest.raises(ValueError):
+        parse_broker_url("http://h:1")
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    s = MqttSession("mqtt://127.0.0.1:1", "x", [], backoff_base_s=0.1, backoff_cap_s=2.0, rng=random.Random(1))
+    delays = [s.backoff_delay(a) for a in range(40) for _ in range(5)]
+    assert max(delays) <= 2.0
+    assert min(delays) >= 0.0
+    late = [s.backoff_delay(20) for _ in range(200)]
+    assert len({round(d, 6) for d in late}) > 150  # jittered, not a constant
+    assert sum(late) / len(late) > 0.7  # about cap / 2 once capped
+
+
+def test_session_survives_broker_restart_and_gets_queued_messages(mosquitto) -> None:
+    """Messages published while the service is away (broker restarted in between) arrive after reconnect."""
+
+    async def main() -> None:
+        got = Collector()
+        session = MqttSession(mosquitto.url, "svc-restart", ["bw/v1/sensors/+/+/detections"], backoff_cap_s=0.5)
+        task = asyncio.create_task(session.run(got))
+        await asyncio.wait_for(session._ready.wait(), 5)
+        assert session.stats.protocol == "5"
+        topic = "bw/v1/sensors/radar/t1/detections"
+        await _publish_raw(mosquitto.url, topic, [b"a1", b"a2"])
+        await got.wait_for(2)
+
+        # broker restart: persistence keeps our session and subscriptions
+        mosquitto.stop()
+        await asyncio.sleep(0.3)
+        assert not session.connected.is_set()
+        mosquitto.start()
+        await asyncio.wait_for(session._ready.wait(), 10)
+        await _publish_raw(mosquitto.url, topic, [b"b1"])
+        await got.wait_for(3)
+
+        # service away (task cancelled), messages published meanwhile are held by the broker
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await _publish_raw(mosquitto.url, topic, [b"c1", b"c2", b"c3"])
+        session2 = MqttSession(mosquitto.url, "svc-restart", ["bw/v1/sensors/+/+/detections"])
+        task2 = asyncio.create_task(session2.run(got))
+        await got.wait_for(6)
+        task2.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task2
+        assert [p for _, p in got.items] == [b"a1", b"a2", b"b1", b"c1", b"c2", b"c3"]
+        assert session.stats.connects == 2 and session.stats.disconnects == 2
+
+    asyncio.run(main())
+
+
+def test_unacked_message_is_redelivered_when_handler_fails(mosquitto) -> None:
+    """A message whose handler did not finish is not PUBACKed: the next session gets it again."""
+
+    async def main() -> None:
+        topic = "bw/v1/teams/u1/position"
+
+        async def explode(topic: str, payload: bytes, recv_time: float) -> None:
+            raise RuntimeError("crash before the message was made durable")
+
+        s1 = MqttSession(mosquitto.url, "svc-redeliver", ["bw/v1/teams/+/position"])
+        t1 = asyncio.create_task(s1.run(explode))
+        await asyncio.wait_for(s1._ready.wait(), 5)
+        await _publish_raw(mosquitto.url, topic, [b"p1"])
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(t1, 5)
+
+        got = Collector()
+        s2 = MqttSession(mosquitto.url, "svc-redeliver", ["bw/v1/teams/+/position"])
+        t2 = asyncio.create_task(s2.run(got))
+        await got.wait_for(1)
+        t2.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t2
+        assert got.items == [(topic, b"p1")]
+
+    asyncio.run(main())
+
+
+def test_publish_waits_through_outage(mosquitto) -> None:
+    """publish() called while the broker is down returns only after the restarted broker acked it."""
+
+    async def main() -> None:
+        got = Collector()
+        watcher = MqttSession(mosquitto.url, "watcher", ["bw/v1/alerts"], backoff_cap_s=0.3)
+        pub = MqttSession(mosquitto.url, "publisher", [], backoff_cap_s=0.3)
+        tw = asyncio.create_task(watcher.run(got))
+        tp = asyncio.create_task(pub.run(Collector()))
+        await asyncio.wait_for(asyncio.gather(watcher._ready.wait(), pub._ready.wait()), 5)
+        await pub.publish("bw/v1/alerts", b"x1")
+        mosquitto.stop()
+        await asyncio.sleep(0.2)
+        pending = asyncio.create_task(pub.publish("bw/v1/alerts", b"x2"))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        mosquitto.start()
+        await asyncio.wait_for(pending, 10)
+        await got.wait_for(2)
+        for t in (tw, tp):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        assert [p for _, p in got.items] == [b"x1", b"x2"]
+
+    asyncio.run(main())
+
+
+def test_amqtt_falls_back_to_mqtt311() -> None:
+    """amqtt 0.12 refuses MQTT 5: the session falls back to 3.1.1 with a persistent session."""
+    from amqtt.broker import Broker
+
+    async def main() -> None:
+        port = _free_port()
+        broker = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+        )
+        await broker.start()
+        try:
+            url = f"mqtt://127.0.0.1:{port}"
+            got = Collector()
+            s = MqttSession(url, "svc-amqtt", ["bw/v1/sensors/+/+/detections"])
+            t = asyncio.create_task(s.run(got))
+            await asyncio.wait_for(s._ready.wait(), 5)
+            assert s.stats.protocol == "3.1.1"
+            topic = "bw/v1/sensors/drone/d1/detections"
+            await _publish_raw(url, topic, [b"%d" % i for i in range(50)], protocol=aiomqtt.ProtocolVersion.V311)
+            await got.wait_for(50)
+            await s.publish("bw/v1/alerts", b"ok")
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+            assert [p for _, p in got.items] == [b"%d" % i for i in range(50)]
+        finally:
+            await broker.shutdown()
+
+    asyncio.run(main())
