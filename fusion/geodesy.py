@@ -163,10 +163,13 @@ def polar_to_enu(
     Returns ``z`` (m, 2) east/north metres and ``R`` (m, 2, 2) square metres. The
     point is placed exactly: offset in the tower's own ENU frame -> ECEF -> site ENU.
     The covariance is the first-order propagation J diag(sr^2, sb^2) J^T with
-    J = d(e, n)/d(r, b) = [[sin b, r cos b], [cos b, -r sin b]] in the tower frame,
+    J = d(e, n)/d(r, b) = [[sin b, r' cos b], [cos b, -r' sin b]] in the tower frame,
     then rotated by the grid convergence angle into the site frame. (First order is
     what a converted-measurement filter uses; the tracker's EKF may use the raw
-    polar values instead.)
+    polar values instead.) ``r' = sqrt(r^2 + sr^2)`` rather than ``r``: the exact
+    cross-range variance of r sin(b - b0) is E[r^2] E[sin^2] ~= (r^2 + sr^2) sb^2, so
+    this keeps the leading term that pure first order drops; it matters only within
+    a few sigma_range of the tower, where first order would give a singular R.
     """
     r = np.atleast_1d(np.asarray(range_m, dtype=float))
     b = np.radians(np.atleast_1d(np.asarray(bearing_deg, dtype=float)))
@@ -179,8 +182,9 @@ def polar_to_enu(
     enu_site = frame.ecef_to_enu(tower.enu_to_ecef(np.stack([e_t, n_t, up_t], axis=-1)))
     z = enu_site[:, :2]
     jac = np.empty((r.size, 2, 2))
-    jac[:, 0, 0], jac[:, 0, 1] = sin_b, r * cos_b
-    jac[:, 1, 0], jac[:, 1, 1] = cos_b, -r * sin_b
+    r_eff = np.sqrt(r**2 + sr**2)
+    jac[:, 0, 0], jac[:, 0, 1] = sin_b, r_eff * cos_b
+    jac[:, 1, 0], jac[:, 1, 1] = cos_b, -r_eff * sin_b
     cov_tower = jac * np.stack([sr**2, sb**2], axis=-1)[:, None, :] @ np.swapaxes(jac, 1, 2)
     gamma = float(frame.grid_rotation_rad(tower_lat_deg, tower_lon_deg))
     c, s = np.cos(gamma), np.sin(gamma)
