@@ -7,7 +7,7 @@ lat/lon 7 decimals (~1 cm), positions and speeds to 0.001 m(/s), covariances to
 
 Directions on the wire are local: ``vel_east_mps``/``vel_north_mps``, ``cov_en_m2``
 and ``heading_deg`` are about true north *at the track*, not the site frame's north.
-The two differ by the meridian convergence (0.1 degree 15 km from the origin at
+The two differ by the meridian convergence (0.15 degree 15 km from the origin at
 49 N), so the site-frame vectors are rotated by that angle here.
 """
 

@@ -140,7 +140,7 @@ class LocalFrame:
         """Angle (radians) from this frame's north axis to true north at a point.
 
         A bearing measured from true north at the point equals the bearing in this
-        frame minus this angle (meridian convergence, ~ dlon * sin(lat); 0.14 deg at
+        frame minus this angle (meridian convergence, ~ dlon * sin(lat); 0.21 deg at
         20 km east of the origin at 49 N, which matters for a 0.5 deg radar).
         """
         local_rot = _enu_rotation(np.radians(np.asarray(lat_deg, dtype=float)), np.radians(np.asarray(lon_deg, dtype=float)))
