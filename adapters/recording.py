@@ -102,3 +102,22 @@ def write_jsonl(messages: Iterable[RecordedMessage], out: IO[str]) -> int:
         out.write(encode_line(msg) + "\n")
         n += 1
     return n
+
+
+def read_recording(path: Path | str) -> Iterator[RecordedMessage]:
+    """Messages of a recording in receipt order: MCAP for ``*.mcap``, JSON Lines otherwise."""
+    if str(path).endswith(".mcap"):
+        from adapters.mcap_recording import read_mcap  # local: mcap_recording imports this module
+
+        return read_mcap(path)
+    return read_jsonl(Path(path))
+
+
+def write_recording(messages: Iterable[RecordedMessage], path: Path | str) -> int:
+    """Write a recording, MCAP for ``*.mcap`` and JSON Lines otherwise; returns how many."""
+    if str(path).endswith(".mcap"):
+        from adapters.mcap_recording import write_mcap
+
+        return write_mcap(messages, path)
+    with open(path, "w", encoding="utf-8") as fh:
+        return write_jsonl(messages, fh)
