@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,7 @@ from adapters.schemas import (
     TeamPositionMessage,
 )
 from adapters.topics import SENSOR_TYPES, Topics
-from fusion.geodesy import polar_to_enu
+from fusion.geodesy import LocalFrame, polar_to_enu
 from fusion.site import Site
 from fusion.types import (
     CLASSES,
@@ -116,18 +117,19 @@ def nesting_depth(payload: bytes) -> int:
     +1 for ``[{`` and -1 for ``]}`` outside strings.
     """
     b = np.frombuffer(payload, dtype=np.uint8)
-    if b.size == 0:
+    steps = _BRACKET_STEP[b]
+    at = np.flatnonzero(steps)
+    if at.size == 0:
         return 0
-    pos = np.arange(b.size)
-    is_bs = b == ord("\\")
-    last_plain = np.maximum.accumulate(np.where(is_bs, -1, pos))  # last non-backslash at or before i
-    run_before = np.empty(b.size, dtype=np.int64)
-    run_before[0] = 0
-    run_before[1:] = pos[:-1] - last_plain[:-1]  # backslashes immediately before i
-    quote = (b == ord('"')) & (run_before % 2 == 0)
-    outside = np.cumsum(quote) % 2 == 0
-    steps = _BRACKET_STEP[b] * outside
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+    quote = b == ord('"')
+    if b"\\" in payload:  # rare in sensor JSON: only then look for escaped quotes
+        pos = np.arange(b.size)
+        last_plain = np.maximum.accumulate(np.where(b == ord("\\"), -1, pos))  # last non-backslash at or before i
+        run_before = np.zeros(b.size, dtype=np.int64)
+        run_before[1:] = pos[:-1] - last_plain[:-1]  # backslashes immediately before i
+        quote &= run_before % 2 == 0
+    outside = (np.cumsum(quote, dtype=np.int64)[at] & 1) == 0
+    return int(np.cumsum(steps[at][outside], dtype=np.int64).max(initial=0))
 
 
 def _object_pairs(pairs: list[tuple[str, object]]) -> dict:
@@ -183,7 +185,9 @@ def _parse(topic: str, payload: bytes, recv_time: float, site: Site, topics: Top
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Reject("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
-    depth = nesting_depth(payload)
+    # Fewer opening brackets than the limit cannot nest deeper than it (a C-speed count).
+    opened = payload.count(b"[") + payload.count(b"{")
+    depth = nesting_depth(payload) if opened > MAX_DEPTH else 0
     if depth > MAX_DEPTH:
         raise _Reject("too_deep", f"nesting depth {depth} exceeds {MAX_DEPTH}")
     try:
@@ -288,7 +292,7 @@ def _radar_scan(msg: RadarDetections, stype: SensorType, recv_time: float, site:
     z, R = polar_to_enu(site.frame, lat, lon, cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3])
     return Scan(
         **_common(msg, stype, recv_time),
-        sensor_enu=site.frame.to_enu(lat, lon, alt),
+        sensor_enu=_fixed_enu(site.frame, lat, lon, alt),
         z=z.reshape(m, 2),
         R=R.reshape(m, 2, 2),
         class_probs=np.full((m, len(CLASSES)), 1.0 / len(CLASSES)),
@@ -298,6 +302,14 @@ def _radar_scan(msg: RadarDetections, stype: SensorType, recv_time: float, site:
         radial_speed_mps=cols[:, 4].copy(),
         snr_db=cols[:, 5].copy(),
     )
+
+
+@lru_cache(maxsize=256)
+def _fixed_enu(frame: LocalFrame, lat: float, lon: float, alt_m: float) -> np.ndarray:
+    """A tower's ENU position (cached: towers do not move); read-only, shared between scans."""
+    enu = frame.to_enu(lat, lon, alt_m)
+    enu.setflags(write=False)
+    return enu
 
 
 def _geo_detections(msg: DroneDetections | K9Detections, site: Site) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

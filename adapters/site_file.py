@@ -60,6 +60,8 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# _parse_yaml, _line_of, _describe and field_path are also used by simulators/scenario.py (scenario files
+# report errors the same way): keep their signatures.
 def _parse_yaml(text: str, path: Path) -> tuple[object, yaml.Node | None]:
     loader = _StrictLoader(text)
     try:

@@ -13,6 +13,7 @@ broadcast.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -175,7 +176,7 @@ def polar_to_enu(
     b = np.radians(np.atleast_1d(np.asarray(bearing_deg, dtype=float)))
     sr = np.atleast_1d(np.asarray(sigma_range_m, dtype=float)) * np.ones_like(r)
     sb = np.radians(np.atleast_1d(np.asarray(sigma_bearing_deg, dtype=float))) * np.ones_like(r)
-    tower = LocalFrame(tower_lat_deg, tower_lon_deg, 0.0)
+    tower, rot = _tower_geometry(frame, float(tower_lat_deg), float(tower_lon_deg))
     sin_b, cos_b = np.sin(b), np.cos(b)
     e_t, n_t = r * sin_b, r * cos_b
     up_t = -(r**2) / (2.0 * WGS84_A)  # keep the point near the ellipsoid, not on the tangent plane
@@ -186,7 +187,18 @@ def polar_to_enu(
     jac[:, 0, 0], jac[:, 0, 1] = sin_b, r_eff * cos_b
     jac[:, 1, 0], jac[:, 1, 1] = cos_b, -r_eff * sin_b
     cov_tower = jac * np.stack([sr**2, sb**2], axis=-1)[:, None, :] @ np.swapaxes(jac, 1, 2)
+    return z, rot @ cov_tower @ rot.T
+
+
+@lru_cache(maxsize=256)
+def _tower_geometry(frame: LocalFrame, tower_lat_deg: float, tower_lon_deg: float) -> tuple[LocalFrame, FloatArray]:
+    """A tower's own ENU frame and the 2x2 rotation from its true-north axes to the site axes.
+
+    Cached (towers do not move; a frame hashes by its origin): building both costs
+    more than converting a whole scan.
+    """
     gamma = float(frame.grid_rotation_rad(tower_lat_deg, tower_lon_deg))
     c, s = np.cos(gamma), np.sin(gamma)
     rot = np.array([[c, s], [-s, c]])  # tower (true-north) axes -> site axes
-    return z, rot @ cov_tower @ rot.T
+    rot.setflags(write=False)
+    return LocalFrame(tower_lat_deg, tower_lon_deg, 0.0), rot
