@@ -186,8 +186,14 @@ def _parse(topic: str, payload: bytes, recv_time: float, site: Site, topics: Top
     except UnicodeDecodeError as exc:
         raise _Reject("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
     # Fewer opening brackets than the limit cannot nest deeper than it (a C-speed count).
+    # A prefix's depth is a lower bound of the whole's, so a flood of '[[[[...' is
+    # refused after scanning 4 KiB, not 256 KiB.
     opened = payload.count(b"[") + payload.count(b"{")
-    depth = nesting_depth(payload) if opened > MAX_DEPTH else 0
+    depth = 0
+    if opened > MAX_DEPTH:
+        depth = nesting_depth(payload[:4096])
+        if depth <= MAX_DEPTH and len(payload) > 4096:
+            depth = nesting_depth(payload)
     if depth > MAX_DEPTH:
         raise _Reject("too_deep", f"nesting depth {depth} exceeds {MAX_DEPTH}")
     try:

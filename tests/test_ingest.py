@@ -184,6 +184,7 @@ BAD_INPUT = [
     ("not_utf8", RADAR_TOPIC, b'{"sensor_id": "\xff\xfe"}'),
     ("too_deep", RADAR_TOPIC, DEEP),
     ("too_deep", RADAR_TOPIC, b"[" * 100_000),
+    ("too_deep", RADAR_TOPIC, b'{"pad": "' + b"x" * 6000 + b'", "deep": ' + b"[" * 33 + b"]" * 33 + b"}"),
     ("invalid_json", RADAR_TOPIC, b'{"sensor_id": "tower-02",'),
     ("invalid_json", RADAR_TOPIC, b'{"range_m": NaN}'),
     ("invalid_json", RADAR_TOPIC, b'{"range_m": -Infinity}'),
