@@ -1,0 +1,108 @@
+"""Data association over gated pairs: GNN per connected cluster, or JPDA marginals.
+
+Weights (JIPDA form, normalised by the clutter density lambda_j of the detection):
+track i with existence r_i and detection probability Pd is
+
+    w_i0 = 1 - Pd r_i                                  (not detected, or not there)
+    w_ij = r_i Pd N(nu_ij; 0, S_ij) / lambda_j         (detection j is track i)
+
+GNN maximises sum log w over one-to-one assignments: cost_ij = -log(w_ij / w_i0),
+each track may instead take its own "miss" column at cost 0. The gated pairs form
+a bipartite graph; each connected cluster is solved on its own with
+``linear_sum_assignment`` (clusters of one track or one detection by a vectorised
+arg-min), so cost follows the clusters, not tracks x detections.
+
+JPDA: the marginal association probabilities p_ij, p_i0 by loopy belief
+propagation (Williams & Lau, IEEE TAES 50(4), 2014), with psi_ij = w_ij / w_i0:
+
+    mu_{i->j} = psi_ij / (1 + sum_{j' != j} psi_ij' nu_{j'->i})
+    nu_{j->i} = 1 / (1 + sum_{i' != i} mu_{i'->j})
+    p_ij = psi_ij nu_{j->i} / (1 + sum_j' psi_ij' nu_{j'->i}),  p_i0 = 1 / (same)
+
+iterated over all pairs at once (sparse sums by ``bincount``). It converges to
+the exact marginals on tree-shaped clusters and is within a few per cent of exact
+JPDA (the EHM) on dense ones, at linear cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
+    """Connected-component label of each pair in the track-detection graph."""
+    if ti.size == 0:
+        return np.zeros(0, np.int64)
+    g = coo_matrix((np.ones(ti.size), (ti, n + dj)), shape=(n + m, n + m))
+    _, labels = connected_components(g, directed=False)
+    return labels[ti].astype(np.int64)
+
+
+def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArray:
+    """Indices of the assigned pairs (each track and detection at most once, cost < 0)."""
+    if ti.size == 0:
+        return np.zeros(0, np.int64)
+    lab = clusters(n, m, ti, dj)
+    ntr = np.bincount(lab, minlength=lab.max() + 1)  # pairs per cluster (upper bound)
+    # tracks and detections per cluster
+    ut = np.unique(np.stack([lab, ti]), axis=1)
+    ud = np.unique(np.stack([lab, dj]), axis=1)
+    n_t = np.bincount(ut[0], minlength=ntr.size)
+    n_d = np.bincount(ud[0], minlength=ntr.size)
+    simple = (n_t == 1) | (n_d == 1)
+    chosen: list[IntArray] = []
+    # simple clusters: the best pair if it beats the miss hypothesis
+    ps = np.flatnonzero(simple[lab])
+    if ps.size:
+        order = ps[np.lexsort((cost[ps], lab[ps]))]
+        first = order[np.r_[True, lab[order][1:] != lab[order][:-1]]]
+        chosen.append(first[cost[first] < 0.0])
+    # the rest: a dense problem per cluster with one miss column per track
+    pc = np.flatnonzero(~simple[lab])
+    if pc.size:
+        pc = pc[np.argsort(lab[pc], kind="stable")]
+        bounds = np.flatnonzero(np.r_[True, lab[pc][1:] != lab[pc][:-1], True])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            idx = pc[a:b]
+            tr, tinv = np.unique(ti[idx], return_inverse=True)
+            de, dinv = np.unique(dj[idx], return_inverse=True)
+            C = np.full((tr.size, de.size + tr.size), np.inf)
+            C[tinv, dinv] = cost[idx]
+            C[np.arange(tr.size), de.size + np.arange(tr.size)] = 0.0
+            rows, cols = linear_sum_assignment(C)
+            sel = cols < de.size
+            lookup = np.full((tr.size, de.size), -1, np.int64)
+            lookup[tinv, dinv] = idx
+            chosen.append(lookup[rows[sel], cols[sel]])
+    out = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+    return np.sort(out[cost[out] < 0.0])
+
+
+def jpda_lbp(
+    n: int, m: int, ti: IntArray, dj: IntArray, psi: FloatArray, iterations: int = 50, tol: float = 1e-7
+) -> tuple[FloatArray, FloatArray]:
+    """Marginals (p_pair (K,), p_miss (n,)) by loopy belief propagation (module docstring)."""
+    p_miss = np.ones(n)
+    if ti.size == 0:
+        return np.zeros(0), p_miss
+    nu = np.ones(ti.size)
+    for _ in range(iterations):
+        a = psi * nu
+        row = np.bincount(ti, weights=a, minlength=n)
+        mu = psi / (1.0 + row[ti] - a)
+        col = np.bincount(dj, weights=mu, minlength=m)
+        nu_new = 1.0 / (1.0 + col[dj] - mu)
+        done = np.max(np.abs(nu_new - nu)) < tol
+        nu = nu_new
+        if done:
+            break
+    a = psi * nu
+    denom = 1.0 + np.bincount(ti, weights=a, minlength=n)
+    return a / denom[ti], 1.0 / denom

@@ -1,0 +1,72 @@
+"""Track management: existence, status, deletion and duplicate merge.
+
+Existence r (IPDA, Musicki, Evans & Stankovic 1994) is the sequential score:
+
+    predict:  r <- r exp(-dt / tau)                              (survival)
+    miss:     r <- r (1 - Pd) / (1 - Pd r)                        (radar scan covering the track)
+    hit:      r <- (w_ij + r (1 - Pd)) / (w_ij + w_i0)             (GNN, weights as in association)
+              r <- sum_j p_ij + p_i0 r (1 - Pd) / (1 - Pd r)        (JPDA marginals)
+
+capped at ``max_existence`` so that a run of misses can end a track. Status:
+tentative until r reaches ``confirm_existence`` once; then confirmed, or coasting
+when not updated for ``coast_after_s``. Deleted when r < ``delete_existence`` or
+not updated for ``max_tentative_age_s`` / ``max_coast_s``.
+
+Duplicate merge: two tracks closer than ``merge_distance_m`` whose state difference
+passes the chi-squared(4) test with the sum of their covariances are one object;
+the older track (lower serial) survives and takes the union of sensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from fusion.tracking.config import TrackerConfig
+from fusion.tracking.table import TrackTable
+
+FloatArray = NDArray[np.float64]
+
+
+def miss_update(r: FloatArray, pd: float) -> FloatArray:
+    return r * (1.0 - pd) / (1.0 - pd * r)
+
+
+def status_codes(tab: TrackTable, now: float, cfg: TrackerConfig) -> NDArray[np.int8]:
+    """1 tentative, 2 confirmed, 3 coasting, per row at time ``now``."""
+    coasting = (now - tab.last_update) > cfg.coast_after_s
+    return np.where(~tab.confirmed, 1, np.where(coasting, 3, 2)).astype(np.int8)
+
+
+def stale(tab: TrackTable, now: float, cfg: TrackerConfig) -> NDArray[np.bool_]:
+    age = now - tab.last_update
+    limit = np.where(tab.confirmed, cfg.max_coast_s, cfg.max_tentative_age_s)
+    return (tab.r < cfg.delete_existence) | (age > limit)
+
+
+def duplicates(x: FloatArray, P: FloatArray, ids: NDArray[np.int64], cfg: TrackerConfig, threshold: float) -> tuple[NDArray, NDArray]:
+    """(keep, drop) row pairs of duplicate tracks; each row is dropped at most once."""
+    if x.shape[0] < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = cKDTree(x[:, :2]).query_pairs(cfg.merge_distance_m, output_type="ndarray")
+    if pairs.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    d = x[a] - x[b]
+    S = P[a] + P[b]
+    d2 = np.einsum("ki,ki->k", d, np.linalg.solve(S, d[..., None])[..., 0])
+    ok = d2 < threshold
+    a, b = a[ok], b[ok]
+    keep = np.where(ids[a] < ids[b], a, b)
+    drop = np.where(ids[a] < ids[b], b, a)
+    # a row that is dropped cannot also absorb another: drop chains resolve to the oldest
+    drop_set = set()
+    k_out, d_out = [], []
+    for k, dr in sorted(zip(keep.tolist(), drop.tolist()), key=lambda kd: ids[kd[0]]):
+        if k in drop_set or dr in drop_set:
+            continue
+        drop_set.add(dr)
+        k_out.append(k)
+        d_out.append(dr)
+    return np.asarray(k_out, np.int64), np.asarray(d_out, np.int64)

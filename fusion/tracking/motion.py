@@ -1,0 +1,82 @@
+"""Motion models: nearly-constant velocity (white-noise acceleration) inside an IMM.
+
+State x = [e, n, ve, vn] (metres, m/s). Over dt every mode shares
+
+    F = [[I, dt I], [0, I]],   Q_m = q_m [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]]
+
+and differs only in q_m (Bar-Shalom, Li & Kirubarajan 2001, sec. 6.2.2): a walker
+mode, a vehicle mode and a manoeuvre mode with large q. The IMM (Blom & Bar-Shalom
+1988) keeps one Gaussian per mode and its probability mu_m. Mode switches follow a
+continuous-time Markov chain with mean sojourn tau_m, so the transition matrix over
+any dt is Pi(dt) = expm(G dt) with G_mm = -1/tau_m and the leaving rate spread evenly
+over the other modes. Prediction of the whole track table is one batched step:
+
+    mixing:   c_j = sum_i Pi_ij mu_i,   mu_{i|j} = Pi_ij mu_i / c_j
+              x0_j = sum_i mu_{i|j} x_i,  P0_j = sum_i mu_{i|j} (P_i + (x_i - x0_j)(x_i - x0_j)^T)
+    predict:  x_j = F x0_j,  P_j = F P0_j F^T + Q_j,  mu_j = c_j
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import expm
+
+FloatArray = NDArray[np.float64]
+
+
+def cv_matrices(dt: float, q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """F (4, 4) and Q (M, 4, 4) of the CV model over dt seconds for spectral densities q (M,)."""
+    F = np.eye(4)
+    F[0, 2] = F[1, 3] = dt
+    base = np.zeros((4, 4))
+    base[0, 0] = base[1, 1] = dt**3 / 3.0
+    base[0, 2] = base[2, 0] = base[1, 3] = base[3, 1] = dt**2 / 2.0
+    base[2, 2] = base[3, 3] = dt
+    return F, np.asarray(q, dtype=float)[:, None, None] * base
+
+
+def transition_matrix(dt: float, sojourn_s: FloatArray) -> FloatArray:
+    """Pi(dt) (M, M): probability of mode i at t switching to mode j at t + dt."""
+    tau = np.asarray(sojourn_s, dtype=float)
+    M = tau.size
+    if M == 1 or dt <= 0.0:
+        return np.eye(M)
+    G = np.repeat((1.0 / tau / (M - 1))[:, None], M, axis=1)
+    np.fill_diagonal(G, -1.0 / tau)
+    return expm(G * dt)
+
+
+def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Moment-matched single Gaussian (n, 4), (n, 4, 4) of the mode mixture."""
+    x = np.einsum("nm,nmi->ni", mu, xm)
+    d = xm - x[:, None, :]
+    P = np.einsum("nm,nmij->nij", mu, Pm + d[..., :, None] * d[..., None, :])
+    return x, P
+
+
+def imm_predict(
+    xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: float, q: FloatArray, sojourn_s: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Mix and predict every track's modes over dt seconds (module docstring)."""
+    if dt <= 0.0 or xm.shape[0] == 0:
+        return xm, Pm, mu
+    Pi = transition_matrix(dt, sojourn_s)
+    c = mu @ Pi  # (n, M)
+    c = np.maximum(c, 1e-300)
+    w = mu[:, :, None] * Pi[None, :, :] / c[:, None, :]  # (n, i, j) = mu_{i|j}
+    x0 = np.einsum("nij,nik->njk", w, xm)
+    d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 4)
+    P0 = np.einsum("nij,nikl->njkl", w, Pm) + np.einsum("nij,nijk,nijl->njkl", w, d, d)
+    F, Q = cv_matrices(dt, q)
+    x1 = x0 @ F.T
+    P1 = F @ P0 @ F.T + Q[None]
+    return x1, P1, c / c.sum(axis=1, keepdims=True)
+
+
+def predict_combined(x: FloatArray, P: FloatArray, dt: float, q: float) -> tuple[FloatArray, FloatArray]:
+    """CV prediction of single Gaussians (n, 4) over dt with one q (for reports between scans)."""
+    if dt <= 0.0:
+        return x, P
+    F, Q = cv_matrices(dt, np.array([q]))
+    return x @ F.T, F @ P @ F.T + Q[0]

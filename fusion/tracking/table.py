@@ -1,0 +1,80 @@
+"""The track table: every track of a sector as rows of a few numpy arrays.
+
+No per-track Python objects: stages read and write whole columns. ``ids`` are the
+serial numbers behind ``T-{sector}-{n:06d}``; ``sensors`` is a bit mask over the
+site's sensor list; ``reported`` is the status last reported (``STATUS_CODES``),
+so that ``advance`` can report only changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.types import TrackStatus
+
+FloatArray = NDArray[np.float64]
+
+#: Status codes stored in ``reported`` (0: never reported).
+STATUS_CODES: dict[TrackStatus, int] = {
+    TrackStatus.TENTATIVE: 1,
+    TrackStatus.CONFIRMED: 2,
+    TrackStatus.COASTING: 3,
+    TrackStatus.DELETED: 4,
+}
+CODE_STATUS: dict[int, TrackStatus] = {v: k for k, v in STATUS_CODES.items()}
+
+
+@dataclass
+class TrackTable:
+    ids: NDArray[np.int64]  # (n,)
+    xm: FloatArray  # (n, M, 4) per-mode state
+    Pm: FloatArray  # (n, M, 4, 4)
+    mu: FloatArray  # (n, M) mode probabilities
+    r: FloatArray  # (n,) existence probability
+    label: FloatArray  # (n, 4) class posterior from labels (before the speed cue)
+    count: NDArray[np.int64]  # (n,) head count
+    sensors: NDArray[np.int64]  # (n,) bit mask over site sensors
+    born: FloatArray  # (n,) time of first detection
+    last_update: FloatArray  # (n,) time of last detection
+    confirmed: NDArray[np.bool_]  # (n,) ever confirmed
+    reported: NDArray[np.int8]  # (n,) last reported status code
+
+    @staticmethod
+    def empty(modes: int) -> "TrackTable":
+        return TrackTable(
+            ids=np.zeros(0, np.int64), xm=np.zeros((0, modes, 4)), Pm=np.zeros((0, modes, 4, 4)),
+            mu=np.zeros((0, modes)), r=np.zeros(0), label=np.zeros((0, 4)), count=np.zeros(0, np.int64),
+            sensors=np.zeros(0, np.int64), born=np.zeros(0), last_update=np.zeros(0),
+            confirmed=np.zeros(0, bool), reported=np.zeros(0, np.int8),
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+    def select(self, idx: NDArray) -> "TrackTable":
+        return TrackTable(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def concat(self, other: "TrackTable") -> "TrackTable":
+        return TrackTable(
+            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
+        )
+
+    def copy(self) -> "TrackTable":
+        return TrackTable(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+    @staticmethod
+    def from_dict(d: dict, modes: int) -> "TrackTable":
+        t = TrackTable.empty(modes)
+        out = {}
+        for f in fields(t):
+            ref = getattr(t, f.name)
+            arr = np.asarray(d[f.name], dtype=ref.dtype)
+            out[f.name] = arr.reshape((-1,) + ref.shape[1:])
+        return TrackTable(**out)

@@ -1,0 +1,469 @@
+"""SectorTracker: the facade the pipeline calls, composing the stages on the track table.
+
+One step (one sensor scan, or the detections of a K-9 report sharing one
+observation time):
+
+    predict (IMM, motion.py) -> gate (KD-tree + chi-squared, gating.py)
+    -> associate (GNN per cluster or JPDA, association.py)
+    -> update (batched EKF per pair x mode, update.py) -> existence, class, sensors
+    -> radar misses -> start tracks from unused detections -> merge duplicates
+    -> delete stale tracks (management.py)
+
+Out-of-sequence measurements (a K-9 ``observed_time`` minutes ago, or a scan that
+arrives after a later one) are fused by a bounded-lag re-run: the tracker keeps
+every step of the last ``oosm_window_s`` seconds and a checkpoint of the table
+every ``checkpoint_interval_s``; a late step is inserted in time order and the
+steps after the checkpoint before it are run again. The result equals the
+in-order run exactly. Track IDs survive the re-run because a track started from
+the same detection (sensor, seq, time, index) gets the ID it had; the ID counter
+only rises, so IDs are never reused.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import chi2
+
+from fusion.site import Site
+from fusion.tracking import association, classify, management
+from fusion.tracking.config import TrackerConfig
+from fusion.tracking.gating import candidate_pairs, chi2_gate, gate_threshold
+from fusion.tracking.history import scan_from_dict, scan_to_dict, split_by_det_time
+from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
+from fusion.tracking.motion import combine, imm_predict, predict_combined
+from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
+from fusion.tracking.update import collapse, kalman_pairs, normalise_log
+from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
+
+FloatArray = NDArray[np.float64]
+_DELETED = STATUS_CODES[TrackStatus.DELETED]
+_UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
+
+
+@dataclass
+class _Event:
+    """One step of the history: a (sub-)scan, or the deletion of tracks by ``advance``."""
+
+    time: float
+    serial: int
+    scan: Scan | None = None
+    delete_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class _Checkpoint:
+    index: int  # the table as it was before events[index]
+    time: float
+    table: TrackTable
+    t: float | None
+    clutter: dict[str, float]
+
+
+class SectorTracker:
+    """Multi-sensor IMM tracker for one sector (see the module docstring and docs/tracker.md)."""
+
+    def __init__(self, sector: str, site: Site, config: TrackerConfig = TrackerConfig()) -> None:
+        self.sector = sector
+        self.site = site
+        self.config = config
+        self._q = np.asarray(config.mode_q, dtype=float)
+        self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
+        self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
+        self._modes = self._q.size
+        if not (self._tau.size == self._mu0.size == self._modes):
+            raise ValueError("mode_q, mode_sojourn_s and mode_init need one entry per mode")
+        if config.association not in ("gnn", "jpda"):
+            raise ValueError("association must be 'gnn' or 'jpda'")
+        self._gamma = gate_threshold(config.gate_prob)
+        self._merge_threshold = float(chi2.ppf(config.merge_prob, 4))
+        self._sensor_ids = [s.id for s in site.sensors]
+        self._sensor_bit = {sid: i for i, sid in enumerate(self._sensor_ids)}
+        self._grid_rot: dict[tuple[float, float], float] = {}
+        self.tab = TrackTable.empty(self._modes)
+        self.t: float | None = None
+        self._next_id = 1
+        self._clutter: dict[str, float] = {}
+        self._events: list[_Event] = []
+        self._serial = 0
+        self._checkpoints: list[_Checkpoint] = []
+        self._birth_ids: dict[str, tuple[int, float]] = {}
+        self._ended: dict[int, float] = {}
+        self.counters: dict[str, int] = {"steps": 0, "oosm_rerun": 0, "oosm_dropped": 0, "merged": 0}
+
+    # ------------------------------------------------------------------ public
+    def step(self, scan: Scan) -> list[TrackReport]:
+        """Fuse one scan; reports for every live track plus one DELETED per track that ended."""
+        ended = TrackTable.empty(self._modes)
+        for sub in split_by_det_time(scan):
+            if self.t is None or sub.time >= self.t:
+                ended = ended.concat(self._record_and_apply(self._new_event(sub)))
+            else:
+                ended = ended.concat(self._out_of_sequence(self._new_event(sub)))
+        self._prune()
+        self.counters["steps"] += 1
+        now = self.t if self.t is not None else scan.time
+        codes = management.status_codes(self.tab, now, self.config)
+        reports = self._reports(self.tab, codes, now)
+        self.tab.reported[:] = codes
+        reports += self._reports(ended, np.full(ended.n, _DELETED, np.int8), now)
+        return reports
+
+    def advance(self, now: float) -> list[TrackReport]:
+        """Time passes with no data: report status changes (coasting, DELETED) as of ``now``."""
+        if self.t is None or self.tab.n == 0:
+            return []
+        cfg = self.config
+        gone = management.stale(self.tab, max(now, self.t), cfg)
+        codes = management.status_codes(self.tab, max(now, self.t), cfg)
+        changed = (codes != self.tab.reported) & ~gone
+        dt = max(0.0, now - self.t)
+        out = self._reports(self.tab.select(np.flatnonzero(changed)), codes[changed], max(now, self.t), dt)
+        self.tab.reported[changed] = codes[changed]
+        if gone.any():
+            dead = self.tab.select(np.flatnonzero(gone))
+            ev = _Event(self.t, self._next_serial(), None, tuple(int(i) for i in dead.ids))
+            self._record_and_apply(ev)
+            out += self._reports(dead, np.full(dead.n, _DELETED, np.int8), max(now, self.t), dt)
+        return out
+
+    def reports(self) -> list[TrackReport]:
+        """Current live tracks (status as last reported, at the tracker's time)."""
+        if self.t is None:
+            return []
+        codes = management.status_codes(self.tab, self.t, self.config)
+        return self._reports(self.tab, codes, self.t)
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self) -> dict:
+        """Complete state, JSON-serialisable: table, clock, ID counter, OOSM history."""
+        return {
+            "version": 1,
+            "sector": self.sector,
+            "t": self.t,
+            "next_id": self._next_id,
+            "serial": self._serial,
+            "table": self.tab.to_dict(),
+            "clutter": dict(self._clutter),
+            "events": [
+                {"time": e.time, "serial": e.serial, "scan": None if e.scan is None else scan_to_dict(e.scan),
+                 "delete_ids": list(e.delete_ids)}
+                for e in self._events
+            ],
+            "checkpoints": [
+                {"index": c.index, "time": c.time, "table": c.table.to_dict(), "t": c.t, "clutter": dict(c.clutter)}
+                for c in self._checkpoints
+            ],
+            "birth_ids": {k: [v[0], v[1]] for k, v in self._birth_ids.items()},
+            "ended": [[k, v] for k, v in self._ended.items()],
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def restore(cls, sector: str, site: Site, config: TrackerConfig, snap: dict) -> "SectorTracker":
+        t = cls(sector, site, config)
+        M = t._modes
+        t.t = snap["t"]
+        t._next_id = int(snap["next_id"])
+        t._serial = int(snap["serial"])
+        t.tab = TrackTable.from_dict(snap["table"], M)
+        t._clutter = {k: float(v) for k, v in snap["clutter"].items()}
+        t._events = [
+            _Event(float(e["time"]), int(e["serial"]), None if e["scan"] is None else scan_from_dict(e["scan"]),
+                   tuple(int(i) for i in e["delete_ids"]))
+            for e in snap["events"]
+        ]
+        t._checkpoints = [
+            _Checkpoint(int(c["index"]), float(c["time"]), TrackTable.from_dict(c["table"], M), c["t"],
+                        {k: float(v) for k, v in c["clutter"].items()})
+            for c in snap["checkpoints"]
+        ]
+        t._birth_ids = {k: (int(v[0]), float(v[1])) for k, v in snap["birth_ids"].items()}
+        t._ended = {int(k): float(v) for k, v in snap["ended"]}
+        t.counters.update({k: int(v) for k, v in snap["counters"].items()})
+        return t
+
+    # ------------------------------------------------------------------ history / OOSM
+    def _next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    def _new_event(self, sub: Scan) -> _Event:
+        return _Event(float(sub.time), self._next_serial(), sub)
+
+    def _history_on(self) -> bool:
+        return self.config.oosm_window_s > 0.0
+
+    def _record_and_apply(self, ev: _Event) -> TrackTable:
+        if self._history_on():
+            if not self._checkpoints or ev.time - self._checkpoints[-1].time >= self.config.checkpoint_interval_s:
+                self._checkpoints.append(
+                    _Checkpoint(len(self._events), ev.time, self.tab.copy(), self.t, dict(self._clutter)))
+            self._events.append(ev)
+        return self._apply(ev)
+
+    def _apply(self, ev: _Event) -> TrackTable:
+        if ev.scan is not None:
+            return self._process(ev.scan)
+        rows = np.isin(self.tab.ids, np.asarray(ev.delete_ids, np.int64))
+        return self._remove(rows)
+
+    def _out_of_sequence(self, ev: _Event) -> TrackTable:
+        """Insert a late step in time order and re-run from the checkpoint before it."""
+        pos = bisect.bisect_right([e.time for e in self._events], ev.time)
+        cps = [c for c in self._checkpoints if c.index <= pos and c.time <= ev.time]
+        if not self._history_on() or not cps:
+            self.counters["oosm_dropped"] += 1
+            return TrackTable.empty(self._modes)
+        self.counters["oosm_rerun"] += 1
+        cp = cps[-1]
+        before = self.tab.copy()
+        ended_before = set(self._ended)
+        tail = self._events[cp.index:pos] + [ev] + self._events[pos:]
+        del self._events[cp.index:]
+        self._checkpoints = [c for c in self._checkpoints if c.index < cp.index]
+        self.tab, self.t, self._clutter = cp.table.copy(), cp.t, dict(cp.clutter)
+        for e in tail:
+            self._record_and_apply(e)
+        live = set(self.tab.ids.tolist())
+        gone = [i for i, tid in enumerate(before.ids.tolist()) if tid not in live and tid not in ended_before]
+        for i in gone:
+            self._ended.setdefault(int(before.ids[i]), float(self.t or ev.time))
+        # status already reported for tracks that survive the re-run
+        prev = dict(zip(before.ids.tolist(), before.reported.tolist()))
+        self.tab.reported[:] = [prev.get(i, 0) for i in self.tab.ids.tolist()]
+        return before.select(np.asarray(gone, np.int64))
+
+    def _prune(self) -> None:
+        if not self._history_on() or self.t is None or not self._checkpoints:
+            return
+        horizon = self.t - self.config.oosm_window_s
+        old = [k for k, c in enumerate(self._checkpoints) if c.time <= horizon]
+        if old and old[-1] > 0:
+            k = old[-1]
+            cut = self._checkpoints[k].index
+            self._checkpoints = self._checkpoints[k:]
+            del self._events[:cut]
+            for c in self._checkpoints:
+                c.index -= cut
+        for key in [k for k, v in self._birth_ids.items() if v[1] < horizon]:
+            del self._birth_ids[key]
+        for key in [k for k, v in self._ended.items() if v < horizon]:
+            del self._ended[key]
+
+    # ------------------------------------------------------------------ one step
+    def _gamma_at(self, sensor_enu: FloatArray) -> float:
+        key = (round(float(sensor_enu[0]), 1), round(float(sensor_enu[1]), 1))
+        if key not in self._grid_rot:
+            lat, lon, _ = self.site.frame.to_geodetic(np.asarray(sensor_enu, dtype=float))
+            self._grid_rot[key] = float(self.site.frame.grid_rotation_rad(lat, lon))
+        return self._grid_rot[key]
+
+    def _model(self, s: Scan) -> MeasurementModel:
+        if s.sensor_type == SensorType.RADAR and self.config.radar_polar_update and s.polar is not None \
+                and s.polar_sigma is not None:
+            return polar_model(s.polar, s.polar_sigma, s.sensor_enu, self._gamma_at(s.sensor_enu), s.z, s.R)
+        return position_model(s.z, s.R)
+
+    def _clutter_density(self, s: Scan) -> float:
+        spec = self.site.sensor_by_id.get(s.sensor_id)
+        if spec is not None and spec.clutter_density_per_m2 is not None:
+            return max(spec.clutter_density_per_m2, 1e-12)
+        return self._clutter.get(s.sensor_id, self.config.clutter_by_type.get(str(s.sensor_type), 1e-6))
+
+    def _learn_clutter(self, s: Scan, unused: int) -> None:
+        spec = self.site.sensor_by_id.get(s.sensor_id)
+        if (not self.config.clutter_online or spec is None or spec.clutter_density_per_m2 is not None
+                or s.sensor_type != SensorType.RADAR or spec.max_range_m is None):
+            return
+        a = self.config.clutter_ema
+        area = math.pi * spec.max_range_m**2
+        old = self._clutter_density(s)
+        self._clutter[s.sensor_id] = max(1e-10, (1.0 - a) * old + a * unused / area)
+
+    def _process(self, s: Scan) -> TrackTable:
+        cfg = self.config
+        tab = self.tab
+        if self.t is not None and s.time > self.t:
+            dt = s.time - self.t
+            tab.xm, tab.Pm, tab.mu = imm_predict(tab.xm, tab.Pm, tab.mu, dt, self._q, self._tau)
+            tab.r = tab.r * math.exp(-dt / cfg.survival_tau_s)
+        self.t = s.time if self.t is None else max(self.t, s.time)
+        n, m = tab.n, s.size
+        pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
+        lam = self._clutter_density(s)
+        model = self._model(s)
+        x, P = combine(tab.xm, tab.Pm, tab.mu)
+        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
+        g = chi2_gate(x, P, model, ti, dj, self._gamma)
+        logw = np.log(np.maximum(tab.r[g.ti], 1e-300)) + math.log(pd) + g.loglik \
+            - np.log(lam * model.density_scale[g.dj])
+        logw0 = np.log(np.maximum(1.0 - pd * tab.r, 1e-300))
+        detected = np.zeros(n, bool)
+        r_miss = management.miss_update(tab.r, pd)
+        if cfg.association == "gnn":
+            sel = association.gnn(n, m, g.ti, g.dj, -(logw - logw0[g.ti]))
+            ai, aj = g.ti[sel], g.dj[sel]
+            x1, P1, ll = kalman_pairs(tab.xm, tab.Pm, model, ai, aj)
+            tab.xm[ai], tab.Pm[ai] = x1, P1
+            tab.mu[ai] = normalise_log(tab.mu[ai], ll)
+            w = np.exp(np.minimum(logw[sel], 700.0))
+            tab.r[ai] = (w + tab.r[ai] * (1.0 - pd)) / (w + 1.0 - pd * tab.r[ai])
+            detected[ai] = True
+            used = np.zeros(m)
+            used[aj] = 1.0
+            pi, pj, pw = ai, aj, np.ones(ai.size)
+            touched = detected
+        else:
+            psi = np.exp(np.clip(logw - logw0[g.ti], -700.0, 700.0))
+            p, p0 = association.jpda_lbp(n, m, g.ti, g.dj, psi, cfg.jpda_iterations)
+            touched = np.bincount(g.ti, minlength=n) > 0
+            psum = np.bincount(g.ti, weights=p, minlength=n)
+            r_new = np.where(touched, psum + p0 * r_miss, tab.r)
+            beta = p / np.maximum(r_new[g.ti], 1e-300)
+            beta0 = 1.0 - np.bincount(g.ti, weights=beta, minlength=n)
+            x1, P1, ll = kalman_pairs(tab.xm, tab.Pm, model, g.ti, g.dj)
+            tab.xm, tab.Pm = collapse(tab.xm, tab.Pm, g.ti, beta, np.maximum(beta0, 0.0), x1, P1)
+            lam_m = np.repeat(np.exp(logw0)[:, None], self._modes, axis=1)
+            np.add.at(lam_m, g.ti, np.exp(np.minimum(logw[:, None] + ll - g.loglik[:, None], 700.0)))
+            tab.mu[touched] = normalise_log(tab.mu[touched], np.log(lam_m[touched]))
+            tab.r = r_new
+            detected = touched & (psum > 0.5 * np.maximum(r_new, 1e-300))
+            used = np.bincount(g.dj, weights=p, minlength=m)
+            pi, pj, pw = g.ti, g.dj, beta
+        # radar scans say something about every covered track they did not detect
+        spec = self.site.sensor_by_id.get(s.sensor_id)
+        if s.sensor_type == SensorType.RADAR and spec is not None and n:
+            covered = np.ones(n, bool)
+            if spec.max_range_m is not None:
+                covered = np.hypot(*(x[:, :2] - s.sensor_enu[:2]).T) <= spec.max_range_m
+            miss = covered & ~touched
+            tab.r[miss] = r_miss[miss]
+        tab.r = np.minimum(tab.r, cfg.max_existence)
+        # what the detections say: time, sensor, class label, head count
+        tab.last_update[detected] = s.time
+        bit = self._sensor_bit.get(s.sensor_id)
+        if bit is not None:
+            tab.sensors[detected] |= np.int64(1) << bit
+        if pi.size:
+            lik = np.repeat(_UNIFORM[None], n, axis=0) * (1.0 - np.bincount(pi, weights=pw, minlength=n))[:, None]
+            np.add.at(lik, pi, pw[:, None] * s.class_probs[pj])
+            tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
+            if s.sensor_type != SensorType.RADAR:
+                strong = pw > 0.5
+                tab.count[pi[strong]] = s.count[pj[strong]]
+        tab.confirmed |= tab.r >= cfg.confirm_existence
+        self._learn_clutter(s, int(np.sum(used < 0.5)))
+        ended = self._merge_duplicates()
+        self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
+        return ended.concat(self._remove(management.stale(self.tab, self.t, cfg)))
+
+    def _merge_duplicates(self) -> TrackTable:
+        tab = self.tab
+        x, P = combine(tab.xm, tab.Pm, tab.mu)
+        keep, drop = management.duplicates(x, P, tab.ids, self.config, self._merge_threshold)
+        if drop.size == 0:
+            return TrackTable.empty(self._modes)
+        self.counters["merged"] += int(drop.size)
+        tab.sensors[keep] |= tab.sensors[drop]
+        tab.count[keep] = np.maximum(tab.count[keep], tab.count[drop])
+        tab.r[keep] = np.maximum(tab.r[keep], tab.r[drop])
+        tab.confirmed[keep] |= tab.confirmed[drop]
+        tab.last_update[keep] = np.maximum(tab.last_update[keep], tab.last_update[drop])
+        mask = np.zeros(tab.n, bool)
+        mask[drop] = True
+        return self._remove(mask)
+
+    def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
+        if not rows.any():
+            return TrackTable.empty(self._modes)
+        gone = self.tab.select(np.flatnonzero(rows))
+        self.tab = self.tab.select(np.flatnonzero(~rows))
+        when = float(self.t) if self.t is not None else 0.0
+        for tid in gone.ids.tolist():
+            self._ended.setdefault(int(tid), when)
+        return gone
+
+    def _birth(self, s: Scan, model: MeasurementModel, free: FloatArray, lam: float) -> None:
+        """Start a track from each detection that no track explains (single point, velocity prior)."""
+        cfg = self.config
+        j = np.flatnonzero(free > 0.5)
+        if j.size == 0:
+            return
+        k = j.size
+        r0 = min(cfg.max_init_existence, cfg.birth_density_per_m2 / (cfg.birth_density_per_m2 + lam)) * free[j]
+        x = np.zeros((k, 4))
+        x[:, :2] = model.cart[j]
+        P = np.zeros((k, 4, 4))
+        P[:, :2, :2] = model.cart_R[j]
+        sv2 = np.full(k, cfg.init_speed_sigma_mps**2)
+        if s.heading_rad is not None:
+            h = s.heading_rad[j]
+            ok = ~np.isnan(h)
+            x[ok, 2] = cfg.k9_walk_speed_mps * np.sin(h[ok])
+            x[ok, 3] = cfg.k9_walk_speed_mps * np.cos(h[ok])
+            sv2[ok] = cfg.k9_walk_speed_mps**2
+        P[:, 2, 2] = P[:, 3, 3] = sv2
+        ids = np.array([self._birth_id(f"{s.sensor_id}:{s.seq}:{s.time!r}:{int(jj)}") for jj in j], np.int64)
+        bit = self._sensor_bit.get(s.sensor_id)
+        count = s.count[j] if s.sensor_type != SensorType.RADAR else np.ones(k, np.int64)
+        born = TrackTable(
+            ids=ids,
+            xm=np.repeat(x[:, None], self._modes, axis=1),
+            Pm=np.repeat(P[:, None], self._modes, axis=1),
+            mu=np.repeat(self._mu0[None], k, axis=0),
+            r=r0,
+            label=classify.label_update(np.asarray(cfg.class_prior)[None], s.class_probs[j], cfg.label_floor),
+            count=count.astype(np.int64),
+            sensors=np.full(k, 0 if bit is None else np.int64(1) << bit, np.int64),
+            born=np.full(k, s.time),
+            last_update=np.full(k, s.time),
+            confirmed=r0 >= cfg.confirm_existence,
+            reported=np.zeros(k, np.int8),
+        )
+        self.tab = self.tab.concat(born)
+
+    def _birth_id(self, key: str) -> int:
+        """The ID a track started from this detection had before a re-run, else a new one."""
+        old = self._birth_ids.get(key)
+        if old is not None and old[0] not in self._ended:
+            return old[0]
+        tid = self._next_id
+        self._next_id += 1
+        if self._history_on():
+            self._birth_ids[key] = (tid, float(self.t if self.t is not None else 0.0))
+        return tid
+
+    # ------------------------------------------------------------------ reports
+    def track_id(self, serial: int) -> str:
+        return f"T-{self.sector}-{serial:06d}"
+
+    def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float, dt: float = 0.0) -> list[TrackReport]:
+        if tab.n == 0:
+            return []
+        x, P = combine(tab.xm, tab.Pm, tab.mu)
+        if dt > 0.0:
+            x, P = predict_combined(x, P, dt, float(np.mean(self._q)))
+        cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
+        out = []
+        for i in range(tab.n):
+            mask = int(tab.sensors[i])
+            out.append(TrackReport(
+                track_id=self.track_id(int(tab.ids[i])),
+                time=float(now),
+                status=CODE_STATUS[int(codes[i])],
+                x=x[i].copy(),
+                P=P[i].copy(),
+                existence=float(tab.r[i]),
+                class_probs=cp[i].copy(),
+                sensors=tuple(sid for b, sid in enumerate(self._sensor_ids) if mask >> b & 1),
+                sector=self.sector,
+                count=int(tab.count[i]),
+                model_probs=tab.mu[i].copy(),
+                updated=bool(tab.last_update[i] == now),
+            ))
+        return out
