@@ -1,0 +1,56 @@
+"""Alerting settings: every threshold in one frozen dataclass, with its unit and why.
+
+Per-zone overrides come from the site file (``Zone.min_existence``); everything else
+is set here and may be given in a site or service configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    # --- noise control -------------------------------------------------------------
+    min_existence: float = 0.8  # tracks below this existence raise nothing (a zone's min_existence overrides inside it)
+    straightness_min: float = 0.5  # unknown-class tracks meandering more than this (net/path length) are treated as wildlife
+    straightness_window_s: float = 90.0  # history used for the straightness test
+    straightness_min_span_s: float = 30.0  # judge motion only with at least this much history
+    # --- predicted crossing --------------------------------------------------------
+    horizon_s: float = 300.0  # look this far ahead for a crossing
+    p_open: float = 0.5  # open a predicted_crossing when P(cross within horizon) reaches this
+    p_close: float = 0.2  # ... and consider it over below this (hysteresis band p_close..p_open)
+    close_hold_s: float = 30.0  # the probability must stay below p_close this long before the alert ends
+    accel_psd_m2ps3: float = 0.005  # white-noise acceleration PSD widening the predicted path (walkers change pace)
+    min_speed_mps: float = 0.2  # slower tracks are not predicted to cross (eta would be meaningless)
+    # --- crossing ------------------------------------------------------------------
+    crossing_margin_m: float = 5.0  # a side counts only beyond this distance from the line ...
+    crossing_margin_sigmas: float = 1.0  # ... or this many standard deviations of the track's cross-line position
+    crossing_confirm_updates: int = 1  # updates beyond the margin on the new side before the side flips
+    return_hold_s: float = 120.0  # a crossing alert ends after its tracks have been back across this long
+    alert_outbound_crossings: bool = False  # also alert crossings out of the protected side
+    # --- incursion -----------------------------------------------------------------
+    buffer_incursion_unprotected_side: bool = False  # buffer zones straddle the line; by default only the protected half raises incursions
+    zone_exit_margin_m: float = 20.0  # a track must be this far outside a zone ...
+    zone_exit_hold_s: float = 30.0  # ... this long before its incursion ends
+    # --- loitering -----------------------------------------------------------------
+    loiter_distance_m: float = 150.0  # "near the line"
+    loiter_exit_margin_m: float = 50.0  # hysteresis: leave the band only beyond distance + margin
+    loiter_time_s: float = 180.0  # dwell this long near the line to be loitering
+    loiter_max_speed_mps: float = 0.5  # ... moving slower than this net (a walker passing through is not loitering)
+    # --- narcotics -----------------------------------------------------------------
+    narcotics_gate_chi2: float = 9.21  # 99 % gate (2 dof) linking a K-9 indication to a track
+    narcotics_max_link_m: float = 1000.0  # never link further than this, whatever the covariances
+    narcotics_hold_s: float = 900.0  # an indication with no track ends after this
+    # --- grouping ------------------------------------------------------------------
+    group_distance_m: float = 60.0  # tracks closer than this ...
+    group_speed_diff_mps: float = 0.8  # ... moving within this velocity difference are one group
+    # --- emission ------------------------------------------------------------------
+    update_move_m: float = 50.0  # send an update when the alert position moved this far
+    update_eta_frac: float = 0.2  # ... or eta changed by this fraction (and at least update_eta_min_s)
+    update_eta_min_s: float = 15.0
+    stale_track_s: float = 120.0  # a track not reported this long is dropped as if deleted
+    low_confidence: float = 0.6  # existence below this lowers severity by one step
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)

@@ -1,0 +1,260 @@
+"""AlertEngine: one per sector; turns tracker reports into alert events.
+
+Each call (after every tracker step) runs the same stages on all live tracks at once:
+
+1. remember: feed each reported track's signed border distance to its side
+   hysteresis (``memory.TrackMemory``), its dwell near the line and its recent path;
+2. features: propagate all live tracks to ``now`` and measure them against the
+   border and zones (``features``, shapely vectorised);
+3. eligibility: confirmed/coasting, existence above the threshold (a zone's
+   ``min_existence`` inside it), wildlife (class animal, or an unknown-class track
+   that meanders) kept out of crossing kinds;
+4. groups: tracks close together moving alike share one alert (``grouping``);
+5. rules per kind (crossing situation, incursion, loitering, narcotics expiry),
+   each matching open alerts to groups and applying its hysteresis;
+6. emit ``new`` / ``update`` (on a notable change) / ``end``.
+
+The crossing situation is one alert that starts as ``predicted_crossing`` and
+becomes ``crossing`` (an ``update`` with the new kind) when a track of the group
+crosses, so a console and a dispatched team follow one ``alert_id`` from the first
+warning to the interception.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.alerting import rules
+from fusion.alerting.config import AlertConfig
+from fusion.alerting.features import BorderFeatures, TrackTable, border_features, track_table
+from fusion.alerting.grouping import group_labels
+from fusion.alerting.lifecycle import Alert, ack_record
+from fusion.alerting.memory import TrackMemory
+from fusion.alerting.narcotics import link_indications
+from fusion.alerting.severity import duration_words, who
+from fusion.geofence import Geofence
+from fusion.site import Site
+from fusion.types import CLASSES, AlertAck, AlertReport, Scan, TrackReport, TrackStatus
+from fusion.alerting.snapshot import report_from_dict, report_to_dict
+
+
+class AlertEngine:
+    """Alerts of one sector (ids ``A-{sector}-{n:06d}``); pure: time comes in with the calls."""
+
+    def __init__(self, site: Site, sector: str, config: AlertConfig = AlertConfig()) -> None:
+        self.site = site
+        self.sector = sector
+        self.config = config
+        self.fence = Geofence(site)
+        self._n = 0
+        self.tracks: dict[str, TrackReport] = {}
+        self.memory: dict[str, TrackMemory] = {}
+        self.alerts: dict[str, Alert] = {}  # open alerts by id
+        self.narcotics_tracks: set[str] = set()  # tracks linked to a K-9 narcotics indication
+        self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
+        self.now: float | None = None
+
+    # --- interface ------------------------------------------------------------------
+
+    def on_tracks(self, now: float, reports: list[TrackReport]) -> list[AlertReport]:
+        """Everything the tracker reported in one step (deleted tracks included) -> alert events."""
+        self.now = now
+        events = self._remember(reports)
+        deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
+        for tid in [t for t, r in self.tracks.items() if now - r.time > self.config.stale_track_s]:
+            deleted.add(tid)
+            self._forget(tid)
+        ctx = self._context(now)
+        out: list[AlertReport] = []
+        out += self._drop_deleted(now, deleted)
+        out += rules.crossing_situations(self, ctx, events)
+        out += rules.incursions(self, ctx)
+        out += rules.loitering(self, ctx)
+        out += rules.narcotics_expiry(self, ctx)
+        return out
+
+    def on_scan(self, scan: Scan, tracks: list[TrackReport]) -> list[AlertReport]:
+        """K-9 narcotics indications in a scan: one alert each, linked to the nearest plausible track."""
+        if scan.narcotics is None or not np.any(scan.narcotics):
+            return []
+        live = [t for t in tracks if t.status != TrackStatus.DELETED]
+        idx = np.flatnonzero(scan.narcotics)
+        links = link_indications(scan, idx, live, self.config.narcotics_gate_chi2, self.config.narcotics_max_link_m)
+        out = []
+        for i, track in zip(idx, links):
+            count = int(scan.count[i])
+            alert = self._open("narcotics", (track.track_id,) if track is not None else (), scan.time)
+            alert.sensor_id = scan.sensor_id
+            if track is not None:
+                self.narcotics_tracks.add(track.track_id)
+                dt = scan.time - track.time
+                alert.enu = (float(track.x[0] + track.x[2] * dt), float(track.x[1] + track.x[3] * dt))
+            else:
+                alert.enu = (float(scan.z[i, 0]), float(scan.z[i, 1]))
+                alert.expires = scan.time + self.config.narcotics_hold_s
+            note = scan.notes[i] if i < len(scan.notes) else ""
+            alert.info = {"count": count, "observed_time_offset_s": float(scan.det_time[i] - scan.time)}
+            if note:
+                alert.info["note"] = note
+            link = f", linked to {track.track_id}" if track is not None else ", no track nearby"
+            alert.summary = f"K-9 {scan.sensor_id} indicated narcotics ({who('person', count)}){link}"
+            alert.severity = rules.severity_of(self, "narcotics", "person", count, 1.0, narcotics=False)
+            out.append(self._emit(alert, "new"))
+        return out
+
+    def on_ack(self, ack: AlertAck) -> list[AlertReport]:
+        """Record an operator action on an open alert and echo it; dismiss ends the alert."""
+        alert = self.alerts.get(ack.alert_id)
+        if alert is None:
+            return []
+        rec = ack_record(ack.operator, ack.action, ack.comment)
+        alert.acks.append(rec)
+        alert.time = ack.time
+        alert.info["acks"] = len(alert.acks)
+        if ack.action == "dismiss":
+            if alert.kind != "narcotics":
+                self.dismissed.update(alert.track_ids)
+            return [self._end(alert, ack.time, "dismissed", {"ack": rec})]
+        if ack.action == "escalate" and not alert.escalated:
+            alert.escalated = True
+            alert.severity = rules.raise_severity(alert.severity)
+        report = alert.report("update", {"ack": rec})
+        alert.mark_sent()
+        return [report]
+
+    def open_alerts(self) -> list[AlertReport]:
+        """Latest state of every open alert, in id order (for late consoles and snapshots)."""
+        return [self.alerts[k].report("update" if self.alerts[k].sent else "new") for k in sorted(self.alerts)]
+
+    def snapshot(self) -> dict:
+        return {
+            "sector": self.sector,
+            "config": self.config.to_dict(),
+            "n": self._n,
+            "now": self.now,
+            "tracks": [report_to_dict(self.tracks[k]) for k in sorted(self.tracks)],
+            "memory": {k: self.memory[k].to_dict() for k in sorted(self.memory)},
+            "alerts": [self.alerts[k].to_dict() for k in sorted(self.alerts)],
+            "narcotics_tracks": sorted(self.narcotics_tracks),
+            "dismissed": sorted(self.dismissed),
+        }
+
+    @classmethod
+    def restore(cls, site: Site, sector: str, config: AlertConfig, snap: dict) -> "AlertEngine":
+        eng = cls(site, sector, config)
+        eng._n = int(snap["n"])
+        eng.now = snap["now"]
+        eng.tracks = {d["track_id"]: report_from_dict(d) for d in snap["tracks"]}
+        eng.memory = {k: TrackMemory.from_dict(v) for k, v in snap["memory"].items()}
+        eng.alerts = {d["id"]: Alert.from_dict(d) for d in snap["alerts"]}
+        eng.narcotics_tracks = set(snap["narcotics_tracks"])
+        eng.dismissed = set(snap["dismissed"])
+        return eng
+
+    # --- stages ---------------------------------------------------------------------
+
+    def _remember(self, reports: list[TrackReport]) -> dict[str, tuple[str, float, tuple[float, float]]]:
+        """Update the track cache and memories; return side flips {track: (into|out, time, line point)}."""
+        cfg = self.config
+        live = [r for r in reports if r.status != TrackStatus.DELETED]
+        for r in reports:
+            if r.status == TrackStatus.DELETED:
+                self._forget(r.track_id)
+        for r in live:
+            self.tracks[r.track_id] = r
+            self.memory.setdefault(r.track_id, TrackMemory())
+        fresh = [r for r in live if r.updated]
+        if not fresh:
+            return {}
+        xy = np.stack([np.asarray(r.x, dtype=float)[:2] for r in fresh])
+        d = self.fence.signed_distance(xy)
+        n = self.fence.normal_at(xy)
+        var_d = np.einsum("ni,nij,nj->n", n, np.stack([np.asarray(r.P, dtype=float)[:2, :2] for r in fresh]), n)
+        margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
+        on_line = self.fence.nearest_on_line(xy)
+        flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
+        for i, r in enumerate(fresh):
+            mem = self.memory[r.track_id]
+            flip = mem.observe_side(float(d[i]), float(margin[i]), cfg.crossing_confirm_updates)
+            if flip is not None:
+                point = (float(on_line[i, 0]), float(on_line[i, 1]))
+                if flip == "into":
+                    mem.crossed_at, mem.crossed_xy = r.time, point
+                flips[r.track_id] = (flip, r.time, point)
+            mem.observe_dwell(r.time, abs(float(d[i])), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
+            mem.observe_path(r.time, xy[i], cfg.straightness_window_s)
+        return flips
+
+    def _forget(self, track_id: str) -> None:
+        self.tracks.pop(track_id, None)
+        self.memory.pop(track_id, None)
+        self.dismissed.discard(track_id)
+
+    def _context(self, now: float) -> "rules.Context":
+        cfg = self.config
+        ids = sorted(self.tracks)
+        table = track_table([self.tracks[k] for k in ids], now)
+        feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps)
+        inside = self.fence.zone_contains(table.xy)  # (n, z)
+        threshold = np.full(table.size, cfg.min_existence)
+        for j, z in enumerate(self.fence.zones):
+            if z.min_existence is not None:
+                threshold = np.where(inside[:, j], np.maximum(threshold, z.min_existence), threshold)
+        eligible = table.alive & (table.existence >= threshold)
+        label_animal = table.class_idx == CLASSES.index("animal")
+        unknown = table.class_idx == CLASSES.index("unknown")
+        straight = np.array([_or_nan(self.memory[k].straightness(cfg.straightness_min_span_s)) for k in ids])
+        motion_animal = unknown & (straight < cfg.straightness_min)  # NaN (too little history) compares False
+        wildlife = label_animal | motion_animal
+        unproven = unknown & np.isnan(straight)
+        labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
+        labels = np.where(eligible, labels, -1)
+        return rules.Context(now, table, feats, inside, eligible, wildlife, unproven, labels)
+
+    def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
+        """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""
+        out = []
+        for aid in sorted(self.alerts):
+            alert = self.alerts[aid]
+            if not deleted.intersection(alert.track_ids):
+                continue
+            remaining = tuple(t for t in alert.track_ids if t not in deleted)
+            if remaining:
+                alert.track_ids = remaining
+                alert.time = now
+            elif alert.kind == "narcotics":
+                alert.track_ids = ()
+                alert.expires = now + self.config.narcotics_hold_s
+            else:
+                out.append(self._end(alert, now, "track_deleted"))
+        self.narcotics_tracks -= deleted
+        return out
+
+    # --- helpers used by the rules ---------------------------------------------------
+
+    def _open(self, kind: str, track_ids: tuple[str, ...], now: float) -> Alert:
+        self._n += 1
+        alert = Alert(id=f"A-{self.sector}-{self._n:06d}", kind=kind, opened=now, track_ids=track_ids, time=now)
+        self.alerts[alert.id] = alert
+        return alert
+
+    def _emit(self, alert: Alert, state: str) -> AlertReport:
+        report = alert.report(state)
+        alert.mark_sent()
+        return report
+
+    def _end(self, alert: Alert, now: float, reason: str, extra: dict[str, object] | None = None) -> AlertReport:
+        alert.time = now
+        self.alerts.pop(alert.id, None)
+        return alert.report("end", {"reason": reason, **(extra or {})})
+
+    @staticmethod
+    def eta_words(eta_s: float) -> str:
+        return duration_words(eta_s)
+
+
+def _or_nan(x: float | None) -> float:
+    return float("nan") if x is None else x
+
+
+__all__ = ["AlertEngine", "AlertConfig", "BorderFeatures", "TrackTable"]

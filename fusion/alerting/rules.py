@@ -1,0 +1,362 @@
+"""The alert kinds as rules over one evaluation context (all live tracks at ``now``).
+
+Each rule takes the groups of tracks that qualify for its kind, pairs them with its
+open alerts (``grouping.match_groups``: a group keeps its alert as it moves; merged
+groups keep the oldest), opens, updates or ends alerts, and applies its hysteresis:
+
+- crossing situation: opens as ``predicted_crossing`` when P(cross within the
+  horizon) >= ``p_open``; ends only after P has stayed below ``p_close`` for
+  ``close_hold_s``; becomes ``crossing`` when a member's remembered side flips
+  into the protected side (or opens so, with no warning); a crossing ends after
+  its tracks have been back across for ``return_hold_s`` or when they are deleted.
+- incursion: a confirmed track inside a watch or restricted zone; ends after its
+  tracks have been ``zone_exit_margin_m`` outside for ``zone_exit_hold_s``.
+- loitering: dwell within ``loiter_distance_m`` of the line for ``loiter_time_s``;
+  ends when the group leaves the band plus ``loiter_exit_margin_m``.
+- narcotics: opened by ``AlertEngine.on_scan``; ends with its track, or after
+  ``narcotics_hold_s`` when it has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.alerting.features import BorderFeatures, TrackTable
+from fusion.alerting.grouping import match_groups
+from fusion.alerting.lifecycle import CROSSING_FAMILY, Alert
+from fusion.alerting.severity import direction_word, duration_words, heading_word, raise_one, severity, who
+from fusion.types import AlertReport
+
+if TYPE_CHECKING:
+    from fusion.alerting.engine import AlertEngine
+
+
+@dataclass(frozen=True)
+class Context:
+    now: float
+    table: TrackTable
+    feats: BorderFeatures
+    inside: NDArray[np.bool_]  # (n, z)
+    eligible: NDArray[np.bool_]  # (n,)
+    wildlife: NDArray[np.bool_]  # (n,) animal label, or unknown class meandering
+    unproven: NDArray[np.bool_]  # (n,) unknown class with too little history to judge its motion
+    labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
+
+
+def raise_severity(level: str) -> str:
+    return raise_one(level)
+
+
+def severity_of(eng: "AlertEngine", kind: str, cls: str, count: int, confidence: float, *, narcotics: bool,
+                restricted: bool = False, escalated: bool = False) -> str:
+    return severity(kind, cls, count, confidence, narcotics=narcotics, restricted=restricted, escalated=escalated,
+                    low_confidence=eng.config.low_confidence)
+
+
+def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]:
+    """Row indices of each group among the allowed rows, in order of first row."""
+    labels = np.where(allowed, ctx.labels, -1)
+    out = []
+    for lab in np.unique(labels[labels >= 0]):
+        out.append(np.flatnonzero(labels == lab))
+    out.sort(key=lambda rows: int(rows[0]))
+    return out
+
+
+def _group_class(ctx: Context, rows: NDArray[np.int64]) -> str:
+    names = {ctx.table.class_names[i] for i in rows}
+    for cls in ("person", "vehicle", "unknown", "animal"):
+        if cls in names:
+            return cls
+    return "unknown"
+
+
+def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
+    index = {tid: i for i, tid in enumerate(ctx.table.ids)}
+    return np.array([index[t] for t in track_ids if t in index], dtype=np.int64)
+
+
+def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64]) -> tuple[str, int]:
+    """Fill position, tracks and common info from the group's rows; return (class, head count)."""
+    t = ctx.table
+    alert.track_ids = tuple(sorted(t.ids[i] for i in rows))
+    xy = t.xy[rows].mean(axis=0)
+    alert.enu = (float(xy[0]), float(xy[1]))
+    alert.time = ctx.now
+    cls = _group_class(ctx, rows)
+    count = int(t.count[rows].sum())
+    alert.info["count"] = count
+    alert.info["class"] = cls
+    return cls, count
+
+
+def _severity(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64], cls: str, count: int,
+              restricted: bool = False) -> None:
+    conf = float(ctx.table.existence[rows].max()) if rows.size else 1.0
+    narc = bool(eng.narcotics_tracks.intersection(alert.track_ids))
+    alert.severity = severity_of(eng, alert.kind, cls, count, conf, narcotics=narc, restricted=restricted,
+                                 escalated=alert.escalated)
+
+
+def _publish(eng: "AlertEngine", alert: Alert, is_new: bool) -> list[AlertReport]:
+    cfg = eng.config
+    if is_new:
+        return [eng._emit(alert, "new")]
+    if alert.notable_change(cfg.update_move_m, cfg.update_eta_frac, cfg.update_eta_min_s):
+        return [eng._emit(alert, "update")]
+    return []
+
+
+def _end_merged(eng: "AlertEngine", ctx: Context, merged: dict[str, int], owner: dict[int, str]) -> list[AlertReport]:
+    return [eng._end(eng.alerts[aid], ctx.now, "merged", {"merged_into": owner[g]}) for aid, g in sorted(merged.items())]
+
+
+def _open_alerts(eng: "AlertEngine", kinds: tuple[str, ...], zone_id: str | None = None) -> list[tuple[str, frozenset[str]]]:
+    return [
+        (aid, frozenset(a.track_ids))
+        for aid, a in sorted(eng.alerts.items())
+        if a.kind in kinds and (zone_id is None or a.zone_id == zone_id)
+    ]
+
+
+def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
+    """Rows of tracks an operator dismissed: no track-based kind raises them again."""
+    return np.array([tid in eng.dismissed for tid in ctx.table.ids], dtype=bool)
+
+
+# --- crossing situation ------------------------------------------------------------------
+
+
+def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple[str, float, tuple[float, float]]]) -> list[AlertReport]:
+    cfg, t, f = eng.config, ctx.table, ctx.feats
+    allowed = ctx.eligible & ~ctx.wildlife & ~_dismissed(eng, ctx)
+    groups = _groups(ctx, allowed)
+    # An unknown-class track is predicted only once its path is known to be purposeful (straight).
+    p_ok = ~ctx.unproven
+    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, CROSSING_FAMILY))
+    out = _end_merged(eng, ctx, merged, owner)
+    p = np.where(f.in_port | ~p_ok, 0.0, f.p_cross)
+    margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
+    side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
+    # Near the line, heading over, not yet flipped: still a threat, whatever P says.
+    at_line = (side <= 0) & (f.d > -margin) & (f.v_n > cfg.min_speed_mps)
+    carried: set[str] = set()
+    for g, rows in enumerate(groups):
+        ids = [t.ids[i] for i in rows]
+        into = [flips[k] for k in ids if k in flips and flips[k][0] == "into"]
+        into = [e for e in into if not eng.fence.in_port(np.asarray([e[2]]))[0]]
+        best = int(rows[np.argmax(p[rows])])
+        p_g = float(p[best])
+        alert = eng.alerts.get(owner[g]) if g in owner else None
+        is_new = alert is None
+        if alert is None:
+            if not t.confirmed[rows].any():
+                continue
+            if into:
+                alert = eng._open("crossing", (), ctx.now)
+            elif p_g >= cfg.p_open:
+                alert = eng._open("predicted_crossing", (), ctx.now)
+            elif cfg.alert_outbound_crossings and any(flips.get(k, ("",))[0] == "out" for k in ids):
+                alert = eng._open("crossing", (), ctx.now)
+                alert.direction = eng.fence.out_direction
+            else:
+                continue
+        carried.add(alert.id)
+        cls, count = _describe(eng, ctx, alert, rows)
+        if into and alert.kind == "predicted_crossing":
+            alert.kind = "crossing"
+            alert.info["predicted_since"] = alert.opened
+        if alert.kind == "crossing" and alert.direction is None or into:
+            alert.direction = eng.fence.into_direction
+        if alert.kind == "predicted_crossing":
+            alert.direction = eng.fence.into_direction
+            alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
+            alert.crossing_enu = (float(f.crossing_xy[best, 0]), float(f.crossing_xy[best, 1]))
+            alert.info["probability"] = round(p_g, 3)
+            calm = p_g < cfg.p_close and not at_line[rows].any()
+            if calm:
+                alert.timer = alert.timer if alert.timer is not None else ctx.now
+            else:
+                alert.timer = None
+            v = t.v[rows].mean(axis=0)
+            eta_txt = f", crossing in about {duration_words(alert.eta_s)}" if alert.eta_s is not None else ""
+            alert.summary = f"{who(cls, count)} heading {heading_word(v[0], v[1])}{eta_txt}"
+        else:
+            alert.eta_s = None
+            alert.info.pop("probability", None)
+            if into:
+                alert.crossing_enu = into[0][2]
+                alert.info["crossed_at_offset_s"] = round(float(into[0][1] - ctx.now), 3)
+            back = bool(np.all(side[rows] < 0)) and alert.direction == eng.fence.into_direction
+            alert.timer = (alert.timer if alert.timer is not None else ctx.now) if back else None
+            alert.summary = f"{who(cls, count)} crossed the border heading {direction_word(alert.direction)}"
+        alert.zone_id = _zone_of(eng, ctx, rows)
+        _severity(eng, ctx, alert, rows, cls, count)
+        if _timer_done(alert, ctx.now, cfg.close_hold_s if alert.kind == "predicted_crossing" else cfg.return_hold_s):
+            out.append(eng._end(alert, ctx.now, "no_longer_predicted" if alert.kind == "predicted_crossing" else "returned"))
+            continue
+        out += _publish(eng, alert, is_new)
+    # Alerts whose tracks are alive but not in a qualifying group this round.
+    for aid, _ in _open_alerts(eng, CROSSING_FAMILY):
+        if aid in carried:
+            continue
+        alert = eng.alerts[aid]
+        rows = _rows_of(ctx, alert.track_ids)
+        if alert.kind == "predicted_crossing":
+            still = rows.size and (p[rows].max() >= cfg.p_close or at_line[rows].any())
+            alert.timer = None if still else (alert.timer if alert.timer is not None else ctx.now)
+            hold = cfg.close_hold_s
+        else:
+            back = rows.size == 0 or bool(np.all(side[rows] < 0))
+            alert.timer = (alert.timer if alert.timer is not None else ctx.now) if back else None
+            hold = cfg.return_hold_s
+        if _timer_done(alert, ctx.now, hold):
+            out.append(eng._end(alert, ctx.now, "no_longer_predicted" if alert.kind == "predicted_crossing" else "returned"))
+    return out
+
+
+def _timer_done(alert: Alert, now: float, hold_s: float) -> bool:
+    return alert.timer is not None and now - alert.timer >= hold_s
+
+
+def _zone_of(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64]) -> str | None:
+    """First site zone (not a port) that holds a member of the group, else None."""
+    for j, z in enumerate(eng.fence.zones):
+        if z.kind != "port_of_entry" and ctx.inside[rows, j].any():
+            return z.id
+    return None
+
+
+# --- incursion ------------------------------------------------------------------------------
+
+
+def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
+    cfg, t, f = eng.config, ctx.table, ctx.feats
+    out: list[AlertReport] = []
+    if not eng.fence.zones:
+        return out
+    in_situation = np.array(
+        [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
+    )
+    dismissed = _dismissed(eng, ctx)
+    distance = eng.fence.zone_distance(t.xy) if t.size else np.zeros((0, len(eng.fence.zones)))
+    side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
+    for j, zone in enumerate(eng.fence.zones):
+        if zone.kind == "port_of_entry":
+            continue
+        is_buffer = eng.site.zones[j].buffer_m is not None
+        inside = ctx.inside[:, j].copy()
+        dist = distance[:, j].copy()
+        if is_buffer and not cfg.buffer_incursion_unprotected_side:
+            # The protected half only, by the remembered side (hysteresis: not a sample at the line).
+            # Heading back out towards the line is leaving, not an incursion.
+            inside &= (side > 0) & (f.v_n > -cfg.min_speed_mps)
+            dist = np.where(side > 0, dist, np.maximum(dist, -f.d))
+        allowed = ctx.eligible & inside & ~dismissed
+        if zone.kind != "restricted":
+            allowed &= ~ctx.wildlife
+        if is_buffer:
+            allowed &= ~in_situation  # the crossing alert already covers this group
+        groups = _groups(ctx, allowed)
+        owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("incursion",), zone.id))
+        out += _end_merged(eng, ctx, merged, owner)
+        carried: set[str] = set()
+        for g, rows in enumerate(groups):
+            alert = eng.alerts.get(owner[g]) if g in owner else None
+            is_new = alert is None
+            if alert is None:
+                if not t.confirmed[rows].any():
+                    continue
+                alert = eng._open("incursion", (), ctx.now)
+                alert.zone_id = zone.id
+            carried.add(alert.id)
+            cls, count = _describe(eng, ctx, alert, rows)
+            alert.timer = None
+            alert.summary = f"{who(cls, count)} inside {'restricted ' if zone.kind == 'restricted' else ''}zone {zone.id}"
+            _severity(eng, ctx, alert, rows, cls, count, restricted=zone.kind == "restricted")
+            out += _publish(eng, alert, is_new)
+        for aid, _ in _open_alerts(eng, ("incursion",), zone.id):
+            if aid in carried:
+                continue
+            alert = eng.alerts[aid]
+            rows = _rows_of(ctx, alert.track_ids)
+            gone = rows.size == 0 or bool(np.all(dist[rows] > cfg.zone_exit_margin_m))
+            alert.timer = (alert.timer if alert.timer is not None else ctx.now) if gone else None
+            if _timer_done(alert, ctx.now, cfg.zone_exit_hold_s):
+                out.append(eng._end(alert, ctx.now, "left_zone"))
+    return out
+
+
+# --- loitering ------------------------------------------------------------------------------
+
+
+def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
+    cfg, t, f = eng.config, ctx.table, ctx.feats
+    near_since = np.array([_nan(eng.memory[k].near_since) for k in t.ids], dtype=float)
+    dwelling = ctx.now - near_since >= cfg.loiter_time_s  # NaN -> False
+    in_situation = np.array(
+        [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
+    )
+    animal = np.array([c == "animal" for c in t.class_names], dtype=bool)
+    net_speed = np.array([_nan(eng.memory[k].net_speed(cfg.straightness_min_span_s)) for k in t.ids], dtype=float)
+    slow = ~(net_speed >= cfg.loiter_max_speed_mps)  # unknown (short history) counts as slow
+    in_port = eng.fence.in_port(t.xy) if t.size else np.zeros(0, dtype=bool)
+    allowed = ctx.eligible & dwelling & slow & ~in_port & ~in_situation & ~animal & ~_dismissed(eng, ctx)
+    groups = _groups(ctx, allowed)
+    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("loitering",)))
+    out = _end_merged(eng, ctx, merged, owner)
+    carried: set[str] = set()
+    for g, rows in enumerate(groups):
+        alert = eng.alerts.get(owner[g]) if g in owner else None
+        is_new = alert is None
+        if alert is None:
+            if not t.confirmed[rows].any():
+                continue
+            alert = eng._open("loitering", (), ctx.now)
+        carried.add(alert.id)
+        cls, count = _describe(eng, ctx, alert, rows)
+        dwell = float(ctx.now - np.nanmin(near_since[rows]))
+        dist = float(np.abs(f.d[rows]).min())
+        alert.zone_id = _zone_of(eng, ctx, rows)
+        alert.info["dwell_s"] = round(dwell, 1)
+        alert.summary = f"{who(cls, count)} loitering {dist:.0f} m from the border for {duration_words(dwell)}"
+        _severity(eng, ctx, alert, rows, cls, count)
+        out += _publish(eng, alert, is_new)
+    for aid, _ in _open_alerts(eng, ("loitering",)):
+        if aid in carried:
+            continue
+        alert = eng.alerts[aid]
+        rows = _rows_of(ctx, alert.track_ids)
+        if rows.size == 0 or bool(np.all(np.isnan(near_since[rows]))):
+            out.append(eng._end(alert, ctx.now, "left"))
+        elif in_situation[rows].any():
+            out.append(eng._end(alert, ctx.now, "superseded"))
+    return out
+
+
+def _nan(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
+
+
+# --- narcotics --------------------------------------------------------------------------------
+
+
+def narcotics_expiry(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
+    """Follow linked tracks (position updates) and end unlinked indications after their hold."""
+    out = []
+    for aid, _ in _open_alerts(eng, ("narcotics",)):
+        alert = eng.alerts[aid]
+        if alert.expires is not None and not alert.track_ids and ctx.now >= alert.expires:
+            out.append(eng._end(alert, ctx.now, "expired"))
+            continue
+        rows = _rows_of(ctx, alert.track_ids)
+        if rows.size:
+            xy = ctx.table.xy[rows].mean(axis=0)
+            alert.enu = (float(xy[0]), float(xy[1]))
+            alert.time = ctx.now
+            out += _publish(eng, alert, False)
+    return out
