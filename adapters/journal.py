@@ -3,8 +3,8 @@
 Two logs, written in one transaction per received message, *before* the message is
 acknowledged to the broker and before anything it caused is published:
 
-- ``inbound``: every received message (and every clock tick, ``topic`` NULL) with
-  its receipt time. The pipeline is deterministic, so state = last snapshot +
+- ``inbound``: every received message with its receipt time and the clock ticks
+  the service applied just before it (a row of ticks alone has ``topic`` NULL). The pipeline is deterministic, so state = last snapshot +
   replay of the inbound rows after it. Rows covered by a snapshot are pruned.
 - ``outbound``: every alert event, retained alert state and dispatch order the
   message caused, with ``acked = 0`` until the broker PUBACKed it. Unacked rows are
@@ -19,8 +19,9 @@ which costs an fsync per message.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
     id INTEGER PRIMARY KEY,
     recv_time REAL NOT NULL,
-    topic TEXT,              -- NULL: a clock tick at recv_time
-    payload BLOB NOT NULL
+    topic TEXT,              -- NULL: clock ticks only
+    payload BLOB NOT NULL,
+    pre_ticks TEXT           -- JSON list of clock ticks (epoch s) applied before the message, or NULL
 );
 CREATE TABLE IF NOT EXISTS outbound (
     id INTEGER PRIMARY KEY,
@@ -49,8 +51,9 @@ CREATE INDEX IF NOT EXISTS outbound_unacked ON outbound(acked, id);
 class InboundRecord:
     id: int
     recv_time: float
-    topic: str | None  # None: a tick
+    topic: str | None  # None: ticks only
     payload: bytes
+    pre_ticks: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,26 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def record(self, recv_time: float, topic: str | None, payload: bytes, outputs: Iterable[DurableOutput]) -> tuple[int, list[int]]:
-        """Journal one received message (``topic`` None: a tick) and the durable outputs it caused.
+    def record(
+        self,
+        recv_time: float,
+        topic: str | None,
+        payload: bytes,
+        outputs: Iterable[DurableOutput],
+        pre_ticks: Sequence[float] = (),
+    ) -> tuple[int, list[int]]:
+        """Journal one received message, the ticks applied before it, and the durable outputs they caused.
 
-        One transaction: after it returns, a crash loses neither. Returns the inbound
-        row id and the outbound row ids (in output order).
+        ``topic`` None records ticks alone. One transaction: after it returns, a crash
+        loses none of it. Returns the inbound row id and the outbound row ids.
         """
         db = self._db
+        ticks = json.dumps(list(pre_ticks)) if pre_ticks else None
         db.execute("BEGIN")
         try:
-            cur = db.execute("INSERT INTO inbound(recv_time, topic, payload) VALUES (?, ?, ?)", (recv_time, topic, payload))
+            cur = db.execute(
+                "INSERT INTO inbound(recv_time, topic, payload, pre_ticks) VALUES (?, ?, ?, ?)", (recv_time, topic, payload, ticks)
+            )
             inbound_id = int(cur.lastrowid)  # type: ignore[arg-type]
             out_ids = []
             for o in outputs:
@@ -118,9 +131,10 @@ class Journal:
 
     def inbound_after(self, after_id: int) -> Iterator[InboundRecord]:
         """Inbound rows with id > ``after_id``, oldest first (what a snapshot does not cover)."""
-        cur = self._db.execute("SELECT id, recv_time, topic, payload FROM inbound WHERE id > ? ORDER BY id", (after_id,))
-        for row in cur:
-            yield InboundRecord(int(row[0]), float(row[1]), row[2], bytes(row[3]))
+        cur = self._db.execute("SELECT id, recv_time, topic, payload, pre_ticks FROM inbound WHERE id > ? ORDER BY id", (after_id,))
+        for row in cur.fetchall():
+            ticks = tuple(float(t) for t in json.loads(row[4])) if row[4] else ()
+            yield InboundRecord(int(row[0]), float(row[1]), row[2], bytes(row[3]), ticks)
 
     def prune_inbound(self, upto_id: int) -> int:
         """Drop inbound rows a durable snapshot covers; returns how many."""

@@ -85,8 +85,8 @@ class SessionStats:
     messages_in: int = 0
     publishes_acked: int = 0
     publish_retries: int = 0
+    inbound_dropped: int = 0  # QoS 0 messages dropped because the receive queue was full
     protocol: str = ""
-    last_session_present: bool = False
 
 
 class MqttSession:
@@ -104,6 +104,7 @@ class MqttSession:
         session_expiry_s: int = 3600,
         keepalive_s: int = 15,
         receive_maximum: int = 200,
+        inbound_queue_max: int = 10_000,
         backoff_base_s: float = 0.1,
         backoff_cap_s: float = 5.0,
         connect_timeout_s: float = 5.0,
@@ -121,6 +122,7 @@ class MqttSession:
         self.session_expiry_s = session_expiry_s
         self.keepalive_s = keepalive_s
         self.receive_maximum = receive_maximum
+        self.inbound_queue_max = inbound_queue_max
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.connect_timeout_s = connect_timeout_s
@@ -168,10 +170,31 @@ class MqttSession:
             tls_params=tls_params,
             tls_insecure=True if (self.tls and self.tls.insecure_skip_hostname_check) else None,
             max_inflight_messages=self.receive_maximum,
+            max_queued_incoming_messages=self.inbound_queue_max,
+            queue_type=self._counting_queue,  # type: ignore[arg-type]
             **kwargs,
         )
         client._client.manual_ack_set(True)  # PUBACK only after on_message returned
         return client
+
+    def _counting_queue(self, maxsize: int = 0) -> asyncio.Queue:
+        """aiomqtt's receive queue, counting what it drops when full (only QoS 0 can fill it:
+        QoS 1 is limited by the in-flight window, far below ``inbound_queue_max``)."""
+        stats = self.stats
+
+        class _Counting(asyncio.Queue):  # type: ignore[type-arg]
+            def put_nowait(self, item: object) -> None:
+                try:
+                    super().put_nowait(item)
+                except asyncio.QueueFull:
+                    stats.inbound_dropped += 1
+                    raise
+
+        return _Counting(maxsize=maxsize)
+
+    def inbox_depth(self) -> int:
+        """Messages received and not yet handed to ``on_message``."""
+        return self._client._queue.qsize() if self._client is not None else 0
 
     async def _connect(self) -> aiomqtt.Client:
         """One connection attempt, trying MQTT 5 first unless a version is already known.

@@ -22,11 +22,14 @@ def _alert(n: int) -> DurableOutput:
 def test_record_and_replay_order(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     i1, o1 = j.record(10.0, "bw/v1/sensors/radar/t/detections", b"d1", [])
-    i2, o2 = j.record(11.0, None, b"", [_alert(1), _alert(2)])
+    i2, o2 = j.record(11.0, None, b"", [_alert(1), _alert(2)], pre_ticks=[10.5, 11.0])
     i3, o3 = j.record(12.0, "bw/v1/alerts/A-000001/ack", b"ack", [_alert(3)])
     assert (o1, len(o2), len(o3)) == ([], 2, 1)
     assert [r.id for r in j.inbound_after(0)] == [i1, i2, i3]
-    assert [(r.recv_time, r.topic) for r in j.inbound_after(i1)] == [(11.0, None), (12.0, "bw/v1/alerts/A-000001/ack")]
+    assert [(r.recv_time, r.topic, r.pre_ticks) for r in j.inbound_after(i1)] == [
+        (11.0, None, (10.5, 11.0)),
+        (12.0, "bw/v1/alerts/A-000001/ack", ()),
+    ]
     assert [r.payload for r in j.unacked()] == [_alert(1).payload, _alert(2).payload, _alert(3).payload]
     j.mark_acked([o2[0], o3[0]])
     assert [r.id for r in j.unacked()] == [o2[1]]
