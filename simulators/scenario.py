@@ -307,7 +307,7 @@ class TruthSettings(_Model):
     within ``loiter_distance_m`` of the line for at least ``loiter_min_s``."""
 
     loiter_distance_m: Pos = 100.0
-    loiter_min_s: Pos = 120.0
+    loiter_min_s: Pos = 300.0
 
 
 class Scenario(_Model):

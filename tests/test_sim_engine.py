@@ -139,3 +139,24 @@ def test_cli_record_jsonl_and_mcap(tmp_path, capsys):
     b = list(read_recording(tmp_path / "demo.mcap"))
     assert a == b and len(a) > 100
     assert load_truth(tmp_path / "demo.truth.json").crossings
+
+
+SHIPPED = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenarios_run_and_have_their_incident(path):
+    scenario = load_scenario(path)
+    site = load_site(scenario.site_path)
+    res = simulate(scenario, site)
+    assert res.messages and res.truth.objects
+    illegal = [c for c in res.truth.crossings if c.into_protected and not c.legal and c.cls != "animal"]
+    assert illegal, "every shipped scenario has at least one crossing to alert"
+    if path.stem == "port-of-entry-bypass":
+        assert sum(c.legal for c in res.truth.crossings) > 10 and [c.object_id for c in illegal] == ["bypass-walker"]
+    if path.stem == "loiterer-then-crosses":
+        assert [e.object_id for e in res.truth.loitering] == ["loiterer-1"]
+        assert res.truth.loitering[0].end < illegal[0].time
+    if path.stem == "group-night-tower-offline":
+        assert not any(m.topic.endswith("tower-01/detections") for m in res.messages)
+        assert any(m.topic.endswith("k9/k9-alpha/detections") and b'"narcotics":true' in m.payload for m in res.messages)
