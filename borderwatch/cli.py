@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schema",
     "simulate",
     "console",
+    "run",
 )
 
 
