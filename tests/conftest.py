@@ -5,6 +5,7 @@ The machine's own mosquitto on 127.0.0.1:1883 is never touched.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -50,6 +51,9 @@ class Mosquitto:
             f"persistence_location {self.workdir}/\n"
             f"{'allow_anonymous true' if 'allow_anonymous' not in self.extra_conf else ''}\n"
             "max_queued_messages 100000\n"
+            # started as root, mosquitto drops to user mosquitto, who cannot write the
+            # persistence file into the test's 0700 tmp dir: a restart would lose sessions
+            f"{'user root' if os.geteuid() == 0 else ''}\n"
             f"{self.extra_conf}\n"
         )
         self.proc = subprocess.Popen(

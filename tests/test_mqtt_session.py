@@ -68,7 +68,8 @@ def test_backoff_is_capped_and_jittered() -> None:
 
 
 def test_session_survives_broker_restart_and_gets_queued_messages(mosquitto) -> None:
-    """Messages published while the service is away (broker restarted in between) arrive after reconnect."""
+    """Reconnect after a broker restart; messages queued for the session while the service was
+    away survive a broker restart too and arrive when it comes back."""
 
     async def main() -> None:
         got = Collector()
@@ -94,6 +95,8 @@ def test_session_survives_broker_restart_and_gets_queued_messages(mosquitto) -> 
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await _publish_raw(mosquitto.url, topic, [b"c1", b"c2", b"c3"])
+        mosquitto.stop()  # and the broker restarts while they wait for us: persistence keeps them
+        mosquitto.start()
         session2 = MqttSession(mosquitto.url, "svc-restart", ["bw/v1/sensors/+/+/detections"])
         task2 = asyncio.create_task(session2.run(got))
         await got.wait_for(6)
