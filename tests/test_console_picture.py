@@ -108,7 +108,7 @@ def test_track_updates_build_a_trail_and_deleted_removes() -> None:
         assert pic.apply("bw/v1/tracks/main", track("T-1", T0 + k, lat=49.0 + k * 1e-4), T0 + k)
     tr = pic.tracks["T-1"]
     assert len(tr["trail"]) == pic.trail_points
-    assert tr["trail"][-1] == [pytest.approx(49.0049), -122.75]
+    assert tr["trail"][-1] == [pytest.approx(49.0049), -122.75, T0 + 49]
     assert tr["cov"] == [100.0, 5.0, 64.0]
     # An older report arriving late does not move the track back.
     pic.apply("bw/v1/tracks/main", track("T-1", T0, lat=48.0), T0 + 60)
@@ -124,10 +124,13 @@ def test_delta_coalesces_many_messages_into_one_upsert_per_object() -> None:
     pic.take_delta()
     for k in range(20):
         for tid in ("T-1", "T-2", "T-3"):
-            pic.apply("bw/v1/tracks/main", track(tid, T0 + k), T0 + k)
+            pic.apply("bw/v1/tracks/main", track(tid, T0 + k, lat=49.0 + k * 1e-4), T0 + k)
     delta = pic.take_delta()
     assert sorted(t["id"] for t in delta["tracks"]) == ["T-1", "T-2", "T-3"]
-    assert all("trail" not in t for t in delta["tracks"])  # pages extend their own trails
+    # Pages extend their own trails: a delta carries only the points since the last one.
+    assert all("trail" not in t and len(t["trail_add"]) == 20 for t in delta["tracks"])
+    pic.apply("bw/v1/tracks/main", track("T-1", T0 + 30, lat=49.5), T0 + 30)
+    assert pic.take_delta()["tracks"][0]["trail_add"] == [[49.5, -122.75, T0 + 30]]
     assert pic.take_delta() is None  # nothing new since
 
 
@@ -218,7 +221,7 @@ def test_snapshot_is_json_and_has_no_nan() -> None:
     pic.apply("bw/v1/tracks/main", track("T-1", T0, cov_en_m2=[[float("inf"), 0], [0, 1]]), T0)
     frame = sse("snapshot", pic.snapshot())
     data = json.loads(frame.split("data: ", 1)[1])
-    assert data["tracks"][0]["cov"] is None and data["tracks"][0]["trail"] == [[49.001, -122.75]]
+    assert data["tracks"][0]["cov"] is None and data["tracks"][0]["trail"] == [[49.001, -122.75, T0]]
 
 
 # ---- stream ------------------------------------------------------------------------

@@ -143,8 +143,10 @@ class Picture:
         except (TypeError, IndexError, ValueError):
             cov_flat = None
         trail = old["trail"] if old is not None else []
-        if not trail or trail[-1] != [lat, lon]:
-            trail = (trail + [[lat, lon]])[-self.trail_points :]
+        fresh = old["fresh"] if old is not None else 0
+        if not trail or trail[-1][:2] != [lat, lon]:
+            trail = (trail + [[lat, lon, t]])[-self.trail_points :]
+            fresh = min(fresh + 1, self.trail_points)
         sensors = p.get("sensors")
         self.tracks[tid] = {
             "id": tid,
@@ -161,7 +163,8 @@ class Picture:
             "count": int(p["count"]) if isinstance(p.get("count"), int) and not isinstance(p.get("count"), bool) else 1,
             "sensors": [str(s) for s in sensors] if isinstance(sensors, list) else [],
             "sector": str(p.get("sector", "")),
-            "trail": trail,
+            "trail": trail,  # [[lat, lon, t], ...], oldest first
+            "fresh": fresh,  # trail points added since the last delta
         }
         self._touch("tracks", tid)
         return True
@@ -309,9 +312,14 @@ class Picture:
 
     # ---- output ----------------------------------------------------------------
     def _public_track(self, tr: dict, with_trail: bool) -> dict:
-        out = {k: v for k, v in tr.items() if k not in ("trail", "rt")}
+        """A track for the page: the whole trail in a snapshot; in a delta only the points
+        added since the last one (``trail_add``), so coalescing loses no trail points."""
+        out = {k: v for k, v in tr.items() if k not in ("trail", "rt", "fresh")}
         if with_trail:
             out["trail"] = tr["trail"]
+        else:
+            out["trail_add"] = tr["trail"][-tr["fresh"]:] if tr["fresh"] else []
+            tr["fresh"] = 0
         return out
 
     def snapshot(self) -> dict:

@@ -152,10 +152,12 @@ function applyBatch(d) {
   for (const id of d.removed_tracks || []) tracks.delete(id);
   for (const t of d.tracks || []) {
     const old = tracks.get(t.id);
-    let trail = old ? old.trail : [];
-    const last = trail[trail.length - 1];
-    if (!last || last[0] !== t.lat || last[1] !== t.lon) trail = trail.concat([[t.lat, t.lon]]).slice(-TRAIL_POINTS);
-    t.trail = trail;
+    // Trail points carry their time: a point already in the snapshot is not added twice.
+    const trail = old ? old.trail : [];
+    const lastT = trail.length ? trail[trail.length - 1][2] : -Infinity;
+    const add = (t.trail_add || []).filter((q) => q[2] > lastT);
+    t.trail = add.length ? trail.concat(add).slice(-TRAIL_POINTS) : trail;
+    delete t.trail_add;
     tracks.set(t.id, t);
   }
   for (const [key, table, idKey] of [["alerts", S.alerts, "alert_id"], ["dispatch", S.dispatch, "team_id"], ["sensors", S.sensors, "id"], ["teams", S.teams, "id"]]) {
@@ -169,7 +171,7 @@ function applyBatch(d) {
 }
 
 function applyMeta(d) {
-  if (d.clock) S.clock = { t: d.clock.t, rate: d.clock.rate, at: performance.now() };
+  if (d.clock) { S.clock = { t: d.clock.t, rate: d.clock.rate, at: performance.now() }; $("clock").textContent = hms(now()); }
   if (d.link) { S.link.mqtt = d.link.mqtt; renderLink(); }
   if (d.stats) S.stats = d.stats;
   if (d.replay) { S.replay = d.replay; renderReplay(); }
@@ -234,9 +236,10 @@ function updateAlertElement(li, a) {
   li.className = `alert sev-${a.severity}` + (a.alert_id === S.selectedAlert ? " selected" : "") + (a.console_actions.some((x) => x.action === "ack") || a.acked ? " acked" : "");
   const [sev, kind] = li.querySelector(".row1").children;
   sev.textContent = SEV_LABEL[a.severity] || a.severity.toUpperCase();
-  kind.textContent = (KIND_LABEL[a.kind] || a.kind) + (a.direction ? `, ${a.direction}` : "");
+  kind.textContent = KIND_LABEL[a.kind] || a.kind;
   li.querySelector(".summary").textContent = a.summary || "";
-  const meta = [a.alert_id, a.track_ids.join(" "), a.zone_id, a.sensor_id, `since ${hms(a.first_t)}`].filter(Boolean);
+  const dir = a.direction === "southbound" ? "↓ southbound" : a.direction === "northbound" ? "↑ northbound" : a.direction;
+  const meta = [a.alert_id, dir, a.track_ids.join(" "), a.zone_id, a.sensor_id, `since ${hms(a.first_t)}`].filter(Boolean);
   li.querySelector(".meta").textContent = meta.join(" · ");
   li.querySelector(".meta").title = meta.join(" · ");
   const last = a.console_actions[a.console_actions.length - 1];
