@@ -24,3 +24,22 @@ test: $(STAMP) mosquitto
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs
+
+# The console's map library (Leaflet), vendored from the npm registry at build time into the
+# package's gitignored static/vendor/: the page never loads anything from the internet.
+LEAFLET_VERSION := 1.9.4
+VENDOR          := borderwatch/console/static/vendor
+VENDOR_STAMP    := $(VENDOR)/leaflet/leaflet.js
+.PHONY: vendor browser
+vendor: $(VENDOR_STAMP)
+$(VENDOR_STAMP):
+	@command -v npm >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; }
+	rm -rf $(VENDOR)/leaflet $(VENDOR)/package && mkdir -p $(VENDOR)
+	cd $(VENDOR) && npm pack --silent leaflet@$(LEAFLET_VERSION) >/dev/null && tar -xzf leaflet-$(LEAFLET_VERSION).tgz \
+		&& mv package/dist leaflet && rm -rf package leaflet-$(LEAFLET_VERSION).tgz
+$(STAMP): | $(VENDOR_STAMP)
+
+# Debian's chromium for the console's page tests (Playwright drives it; never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+test: browser
