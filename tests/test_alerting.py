@@ -274,16 +274,16 @@ def test_buffer_zone_incursion_only_for_tracks_found_on_the_protected_side() -> 
 def test_loitering_near_the_line() -> None:
     eng = AlertEngine(SITE, "main")
     out = []
-    for k in range(150):  # circling 80 m north of the line, radius 20 m, for 5 minutes
+    for k in range(200):  # circling 70 m north of the line, radius 20 m, for 400 s
         t = T0 + 2 * k
         a = k * 0.1
-        out += [(t, x) for x in eng.on_tracks(t, [report("T-1", t, 20 * np.cos(a), 80 + 20 * np.sin(a), -0.5 * np.sin(a) * 0.2, 0.1 * np.cos(a))])]
+        out += [(t, x) for x in eng.on_tracks(t, [report("T-1", t, 20 * np.cos(a), 70 + 20 * np.sin(a), -0.5 * np.sin(a) * 0.2, 0.1 * np.cos(a))])]
     new = news(out)
     assert [a.kind for a in new] == ["loitering"]
     t_new = [t for t, a in out if a.state == "new"][0]
     assert t_new - T0 == pytest.approx(eng.config.loiter_time_s, abs=SCAN_S)
     assert "loitering" in new[0].summary and new[0].severity == "low"
-    left = walk(eng, "T-1", (0.0, 100.0), (0.0, 3.0), 60.0, t0=T0 + 300)
+    left = walk(eng, "T-1", (0.0, 100.0), (0.0, 3.0), 60.0, t0=T0 + 400)
     assert [a.extra["reason"] for _, a in left if a.state == "end"] == ["left"]
 
 

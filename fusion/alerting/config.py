@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 class AlertConfig:
     # --- noise control -------------------------------------------------------------
     min_existence: float = 0.8  # tracks below this existence raise nothing (a zone's min_existence overrides inside it)
+    animal_prob: float = 0.6  # a track is wildlife by label when P(animal) reaches this
+    label_prob: float = 0.6  # ... and a person/vehicle by label at this; below both, motion decides
     straightness_min: float = 0.5  # unknown-class tracks meandering more than this (net/path length) are treated as wildlife
     straightness_window_s: float = 90.0  # history used for the straightness test
     straightness_min_span_s: float = 30.0  # judge motion only with at least this much history
@@ -34,9 +36,9 @@ class AlertConfig:
     zone_exit_margin_m: float = 20.0  # a track must be this far outside a zone ...
     zone_exit_hold_s: float = 30.0  # ... this long before its incursion ends
     # --- loitering -----------------------------------------------------------------
-    loiter_distance_m: float = 150.0  # "near the line"
+    loiter_distance_m: float = 100.0  # "near the line" (the simulators' truth uses 100 m ...
     loiter_exit_margin_m: float = 50.0  # hysteresis: leave the band only beyond distance + margin
-    loiter_time_s: float = 180.0  # dwell this long near the line to be loitering
+    loiter_time_s: float = 300.0  # ... and 300 s): dwell this long near the line to be loitering
     loiter_max_speed_mps: float = 0.5  # ... moving slower than this net (a walker passing through is not loitering)
     # --- narcotics -----------------------------------------------------------------
     narcotics_gate_chi2: float = 9.21  # 99 % gate (2 dof) linking a K-9 indication to a track

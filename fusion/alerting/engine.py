@@ -193,7 +193,7 @@ class AlertEngine:
     def _context(self, now: float) -> "rules.Context":
         cfg = self.config
         ids = sorted(self.tracks)
-        table = track_table([self.tracks[k] for k in ids], now)
+        table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
         threshold = np.full(table.size, cfg.min_existence)
@@ -202,7 +202,8 @@ class AlertEngine:
                 threshold = np.where(inside[:, j], np.maximum(threshold, z.min_existence), threshold)
         eligible = table.alive & (table.existence >= threshold)
         label_animal = table.class_idx == CLASSES.index("animal")
-        unknown = table.class_idx == CLASSES.index("unknown")
+        labelled = table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1) >= cfg.label_prob
+        unknown = ~labelled & ~label_animal  # what it is must come from how it moves
         straight = np.array([_or_nan(self.memory[k].straightness(cfg.straightness_min_span_s)) for k in ids])
         motion_animal = unknown & (straight < cfg.straightness_min)  # NaN (too little history) compares False
         wildlife = label_animal | motion_animal

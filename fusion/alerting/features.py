@@ -42,7 +42,8 @@ class TrackTable:
     v: FloatArray  # (n, 2) m/s
     P: FloatArray  # (n, 4, 4)
     existence: FloatArray  # (n,)
-    class_idx: NDArray[np.int64]  # (n,) index into CLASSES
+    class_probs: FloatArray  # (n, 4) over CLASSES
+    class_idx: NDArray[np.int64]  # (n,) index into CLASSES of the class alerting names (see ``display_class``)
     count: NDArray[np.int64]  # (n,)
     confirmed: NDArray[np.bool_]  # (n,) status confirmed (new alerts) ...
     alive: NDArray[np.bool_]  # (n,) ... or coasting (alerts kept)
@@ -56,13 +57,28 @@ class TrackTable:
         return [CLASSES[i] for i in self.class_idx]
 
 
-def track_table(reports: list[TrackReport], now: float) -> TrackTable:
+def display_class(probs: FloatArray, animal_prob: float) -> NDArray[np.int64]:
+    """The class an alert speaks of: ``animal`` only when P(animal) >= ``animal_prob``,
+    otherwise the likeliest of person, vehicle and unknown.
+
+    A radar-only walker has no label, and a walking speed is as animal-like as it is
+    person-like, so its raw argmax can be ``animal`` by a hair; wildlife is decided
+    from labels that say so, or from motion (``AlertEngine``), not from that tie.
+    """
+    probs = np.atleast_2d(probs)
+    animal = CLASSES.index("animal")
+    others = probs.copy()
+    others[:, animal] = -1.0
+    return np.where(probs[:, animal] >= animal_prob, animal, np.argmax(others, axis=1)).astype(np.int64)
+
+
+def track_table(reports: list[TrackReport], now: float, animal_prob: float = 0.6) -> TrackTable:
     """Stack reports (one per track) and propagate each to ``now`` at constant velocity."""
     n = len(reports)
     if n == 0:
         z = np.zeros((0,))
-        return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, z.astype(np.int64),
-                          z.astype(np.int64), z.astype(bool), z.astype(bool))
+        return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, np.zeros((0, 4)),
+                          z.astype(np.int64), z.astype(np.int64), z.astype(bool), z.astype(bool))
     x = np.stack([np.asarray(r.x, dtype=float)[:4] for r in reports])
     P = np.stack([np.asarray(r.P, dtype=float)[:4, :4] for r in reports])
     dt = now - np.array([r.time for r in reports])
@@ -71,13 +87,15 @@ def track_table(reports: list[TrackReport], now: float) -> TrackTable:
     x = np.einsum("nij,nj->ni", F, x)
     P = F @ P @ np.swapaxes(F, 1, 2)
     status = [str(r.status) for r in reports]
+    probs = np.stack([np.asarray(r.class_probs, dtype=float) for r in reports])
     return TrackTable(
         ids=tuple(r.track_id for r in reports),
         xy=x[:, :2],
         v=x[:, 2:4],
         P=P,
         existence=np.array([r.existence for r in reports], dtype=float),
-        class_idx=np.array([int(np.argmax(r.class_probs)) for r in reports], dtype=np.int64),
+        class_probs=probs,
+        class_idx=display_class(probs, animal_prob),
         count=np.array([max(1, int(r.count)) for r in reports], dtype=np.int64),
         confirmed=np.array([s == "confirmed" for s in status]),
         alive=np.array([s in ("confirmed", "coasting") for s in status]),
