@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "schema",
     "simulate",
+    "score",
     "console",
     "run",
 )
