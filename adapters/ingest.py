@@ -10,7 +10,8 @@ bytes, ``parse_inbound`` returns, it never raises. Checks run cheapest first:
    for Python's parser but not JSON as the contract means it), ``not_object``;
 4. per topic kind: ``unknown_sensor`` / ``unknown_team``, ``sensor_mismatch``,
    ``schema`` (pydantic, first error, with its field path), ``missing_platform``,
-   ``time_out_of_range``.
+   ``time_out_of_range``, ``out_of_area`` (a position more than 100 km from the
+   site origin: valid WGS84, but nothing this site can see or track).
 
 Stateful checks (duplicate ``seq``) belong to the pipeline, not here.
 """
@@ -34,6 +35,7 @@ from adapters.schemas import (
     SensorStatusMessage,
     TeamPositionMessage,
 )
+from adapters.site_file import MAX_SITE_RADIUS_M
 from adapters.topics import SENSOR_TYPES, Topics
 from fusion.geodesy import LocalFrame, polar_to_enu
 from fusion.site import Site
@@ -77,6 +79,7 @@ DEADLETTER_CODES: tuple[str, ...] = (
     "sensor_mismatch",
     "missing_platform",
     "time_out_of_range",
+    "out_of_area",
 )
 
 
@@ -251,6 +254,7 @@ def _team_position(team_id: str, obj: dict, recv_time: float, site: Site) -> Tea
     msg = _validate(TeamPositionMessage, obj)
     _check_time(msg.time, recv_time)
     enu = site.frame.to_enu(msg.lat, msg.lon)[:2]
+    _check_area(enu[None, :], "position")
     return TeamPosition(msg.time, team_id, enu, msg.available)
 
 
@@ -260,13 +264,29 @@ def _detections(sensor_type: str, sensor_id: str, obj: dict, recv_time: float, s
     if msg.sensor_id != sensor_id:
         raise _Reject("sensor_mismatch", f"payload sensor_id {msg.sensor_id!r} != topic sensor {sensor_id!r}")
     _check_time(msg.time, recv_time)
-    if stype == SensorType.RADAR:
-        return _radar_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
-    if msg.platform is None:
+    if stype != SensorType.RADAR and msg.platform is None:
         raise _Reject("missing_platform", f"a {sensor_type} message needs platform (lat, lon) at its time")
-    if stype == SensorType.DRONE:
-        return _drone_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
-    return _k9_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
+    if stype == SensorType.RADAR:
+        scan = _radar_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
+    elif stype == SensorType.DRONE:
+        scan = _drone_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
+    else:
+        scan = _k9_scan(msg, stype, recv_time, site)  # type: ignore[arg-type]
+    if msg.platform is not None:
+        _check_area(scan.sensor_enu[None, :2], "platform")
+    _check_area(scan.z, "detections")
+    return scan
+
+
+def _check_area(en: np.ndarray, what: str) -> None:
+    """Refuse positions beyond the site radius: valid WGS84, but not anything this site can track."""
+    dist = np.hypot(en[:, 0], en[:, 1])
+    if dist.size and dist.max() > MAX_SITE_RADIUS_M:
+        i = int(np.argmax(dist))
+        where = f"{what}.{i}" if what == "detections" else what
+        raise _Reject(
+            "out_of_area", f"{where} is {dist[i] / 1000:.0f} km from the site origin (limit {MAX_SITE_RADIUS_M / 1000:.0f} km)"
+        )
 
 
 def _common(msg: RadarDetections | DroneDetections | K9Detections, stype: SensorType, recv_time: float) -> dict:

@@ -223,6 +223,10 @@ BAD_INPUT = [
     ("time_out_of_range", K9_TOPIC, k9_msg(detections=[{"lat": 49, "lon": -122.7, "sigma_m": 50, "observed_time": to_iso(T0 - 601)}])),
     ("time_out_of_range", K9_TOPIC, k9_msg(detections=[{"lat": 49, "lon": -122.7, "sigma_m": 50, "observed_time": to_iso(T0 + 1)}])),
     ("time_out_of_range", T.team_position("unit-7"), {"time": to_iso(RECV + 3600), "lat": 49.0, "lon": -122.7}),
+    ("out_of_area", DRONE_TOPIC, drone_msg(detections=[{"lat": 48.0, "lon": -122.75, "sigma_m": 10}])),  # 111 km south
+    ("out_of_area", DRONE_TOPIC, drone_msg(platform={"lat": 0.0, "lon": 0.0})),
+    ("out_of_area", RADAR_TOPIC, radar_msg(detections=[{"range_m": 150_000, "bearing_deg": 0, "sigma_range_m": 1, "sigma_bearing_deg": 1}])),
+    ("out_of_area", T.team_position("unit-7"), {"time": to_iso(T0), "lat": 51.0, "lon": -122.7}),
 ]
 
 
@@ -238,6 +242,12 @@ def test_each_bad_input_gets_its_dead_letter_code(code: str, topic: str, payload
 
 def test_every_documented_code_is_exercised() -> None:
     assert {c for c, _, _ in BAD_INPUT} == set(DEADLETTER_CODES)
+
+
+def test_out_of_area_names_the_detection() -> None:
+    msg = drone_msg()
+    msg["detections"][2]["lat"] = 50.0
+    assert parse(DRONE_TOPIC, msg).reason == "out_of_area: detections.2 is 111 km from the site origin (limit 100 km)"
 
 
 def test_schema_reason_names_the_field_path() -> None:
