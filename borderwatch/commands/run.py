@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--snapshot-interval", type=float, default=2.0, metavar="S", help="seconds between state snapshots")
     p.add_argument("--reorder-latency", type=float, metavar="S", help="reorder buffer latency, seconds (default: the pipeline's)")
     p.add_argument("--track-qos", type=int, choices=(0, 1), help="QoS of track messages (default: the pipeline's)")
+    p.add_argument("--keep-journal", action="store_true", help="never prune the inbound journal (audit trail; grows without bound)")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=run)
 
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         client_id=args.client_id,
         state_dir=args.state_dir,
         snapshot_interval_s=args.snapshot_interval,
+        keep_journal=args.keep_journal,
         tls=tls,
         username=args.username,
         password=password,

@@ -1,0 +1,437 @@
+"""The live service: MQTT in, ``Pipeline``, journal, MQTT out; survives broker loss and SIGKILL.
+
+Data path for one received message (``_on_message``), all on one event loop:
+
+1. apply the clock ticks that fell due before its receipt time (``Pipeline.tick`` at
+   each deadline exactly, as ``borderwatch replay`` does), then ``Pipeline.handle``;
+2. journal, in one SQLite transaction: the message, those ticks, and the alerts,
+   alert states and dispatch orders they produced (``adapters.journal``);
+3. return, so ``MqttSession`` PUBACKs the message: the broker forgets it only once
+   it is durable here;
+4. hand outputs to the publishers.
+
+Recovery (start-up): restore ``STATE_DIR/snapshot.json`` and replay the journal's
+inbound rows after it through the same Pipeline (deterministic: same track and
+alert IDs), discarding their outputs, then publish every journalled output the
+broker has not acknowledged. The broker redelivers what we had not acknowledged.
+
+Queues and what happens when they are full (all bounded, all counted):
+
+- inbound: not a queue here. The broker holds messages until we acknowledge them;
+  at most ``receive_maximum`` are in flight to us (MQTT 5 Receive Maximum, or the
+  broker's ``max_inflight_messages``). Detections are never shed: under a burst
+  they wait at the broker. (QoS 0 messages, which the contract does not use, go
+  to a receive queue of ``inbound_queue_max`` and are dropped and counted when full.)
+- alerts, alert state, dispatch: journalled, never shed; published per topic in
+  order, at most ``durable_window`` in flight.
+- tracks: coalesced per track id (a newer message of a track replaces the queued
+  one: only the latest state matters); at most ``track_queue_max`` track ids
+  queued, beyond that the oldest queued track message is shed and counted.
+- dead letters: at most ``deadletter_queue_max`` queued; beyond that the oldest is
+  shed and counted (the per-reason counters still count every one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.journal import Journal, OutboundRecord
+from adapters.mqtt_session import MqttSession, TlsSettings
+from adapters.timefmt import from_iso
+from adapters.topics import Topics
+from borderwatch.observability import ServiceMetrics, serve_http
+from borderwatch.pipeline import Outbound, Pipeline, PipelineConfig
+from borderwatch.snapshots import Snapshot, read_snapshot, write_snapshot
+from fusion.site import Site
+
+log = logging.getLogger(__name__)
+
+DURABLE_KINDS = frozenset({"alert", "alert_state", "dispatch"})
+JOURNAL_FILE = "journal.sqlite"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    client_id: str = "borderwatch"
+    #: Journal and snapshots live here; None keeps them in memory (no crash recovery).
+    state_dir: Path | None = None
+    snapshot_interval_s: float = 2.0
+    #: Keep every inbound journal row instead of pruning what a snapshot covers (audits, benchmarks).
+    keep_journal: bool = False
+    #: Longest wall-clock sleep of the tick task when the pipeline names no earlier deadline.
+    tick_interval_s: float = 1.0
+    tls: TlsSettings | None = None
+    username: str | None = None
+    password: str | None = None
+    session_expiry_s: int = 3600
+    receive_maximum: int = 200
+    inbound_queue_max: int = 10_000
+    metrics_host: str = "127.0.0.1"
+    #: Port of /metrics and /healthz; None: no HTTP listener, 0: any free port.
+    metrics_port: int | None = None
+    track_queue_max: int = 5_000
+    deadletter_queue_max: int = 1_000
+    durable_window: int = 64
+    #: Receive clock (epoch s). A warped clock (demo) runs ``clock_speed`` times wall time.
+    clock: Callable[[], float] = time.time
+    clock_speed: float = 1.0
+    backoff_cap_s: float = 5.0
+
+
+class Service:
+    """One running service; ``run_service`` is the usual way in. Attributes are for tests and metrics."""
+
+    def __init__(self, site: Site, broker_url: str, config: ServiceConfig, on_outbound: Callable[[Outbound], None] | None = None) -> None:
+        self.site = site
+        self.config = config
+        self.topics = Topics(config.pipeline.prefix)
+        self.on_outbound = on_outbound
+        self.clock = config.clock
+        state_dir = Path(config.state_dir) if config.state_dir is not None else None
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = state_dir
+        self.journal = Journal(state_dir / JOURNAL_FILE if state_dir else ":memory:")
+        self.pipeline = Pipeline(site, config.pipeline)
+        self.metrics = ServiceMetrics(lambda: self.pipeline.counters)
+        self.session = MqttSession(
+            broker_url,
+            config.client_id,
+            self.topics.inbound_filters(),
+            tls=config.tls,
+            username=config.username,
+            password=config.password,
+            session_expiry_s=config.session_expiry_s,
+            receive_maximum=config.receive_maximum,
+            inbound_queue_max=config.inbound_queue_max,
+            backoff_cap_s=config.backoff_cap_s,
+        )
+        self.started_at = time.time()
+        self.recovered_from: int = 0  # journal rows replayed at start
+        self.last_message_wall: float | None = None
+        self.last_snapshot_wall: float | None = None
+        self.last_inbound_id = 0
+        # publishers' queues
+        self._durable: dict[str, deque[OutboundRecord]] = {}  # per topic, in journal order
+        self._durable_tasks: dict[str, asyncio.Task[None]] = {}
+        self._durable_sem = asyncio.Semaphore(config.durable_window)
+        self._acked_ids: list[int] = []
+        self._tracks: OrderedDict[str, Outbound] = OrderedDict()
+        self._deadletters: deque[Outbound] = deque()
+        self._light_ready = asyncio.Event()
+        self._alert_times: dict[int, float] = {}  # journal id of a "new" alert -> its observation time
+        self._reported = (0, 0)  # session stats already added to the metrics: inbound drops, connects
+        self.metrics_port: int | None = None
+
+    # ------------------------------------------------------------ recovery
+    def recover(self) -> None:
+        """Restore the snapshot, replay the journal after it, queue unacknowledged outputs."""
+        upto = 0
+        snap = read_snapshot(self.state_dir) if self.state_dir else None
+        if snap is not None:
+            self.pipeline = Pipeline.restore(self.site, self.config.pipeline, snap.pipeline)
+            upto = snap.inbound_upto
+            self.last_snapshot_wall = snap.written_at
+        n = 0
+        for rec in self.journal.inbound_after(upto):
+            for t in rec.pre_ticks:
+                self._safe(self.pipeline.tick, t)
+            if rec.topic is not None:
+                self._safe(self.pipeline.handle, rec.topic, rec.payload, rec.recv_time)
+            self.last_inbound_id = rec.id
+            n += 1
+        self.last_inbound_id = max(self.last_inbound_id, upto, self.journal.last_inbound_id())
+        self.recovered_from = n
+        pending = self.journal.unacked()
+        for r in pending:
+            self._queue_durable(r)
+        if snap is not None or n or pending:
+            log.info(
+                "recovered state",
+                extra={"snapshot_upto": upto, "replayed": n, "unacked_outputs": len(pending), "live_tracks": len(self.pipeline.live_tracks())},
+            )
+
+    def _safe(self, fn: Callable[..., list[Outbound]], *args: Any) -> list[Outbound]:
+        """A pipeline step that raises is a bug; log and count it, keep the service up."""
+        try:
+            return fn(*args)
+        except Exception:
+            self.metrics.internal_errors.inc()
+            log.exception("pipeline step failed", extra={"step": fn.__name__})
+            return []
+
+    # ------------------------------------------------------------- inbound
+    def _due_ticks(self, now: float) -> tuple[list[float], list[Outbound]]:
+        """Tick the pipeline at every deadline up to ``now``, exactly as replay does."""
+        ticks: list[float] = []
+        out: list[Outbound] = []
+        deadline = self.pipeline.next_deadline()
+        while deadline is not None and deadline <= now:
+            ticks.append(deadline)
+            out += self._safe(self.pipeline.tick, deadline)
+            nxt = self.pipeline.next_deadline()
+            if nxt is not None and nxt <= deadline:  # a pipeline that does not move its deadline must not spin us
+                break
+            deadline = nxt
+        return ticks, out
+
+    async def _on_message(self, topic: str, payload: bytes, recv_wall: float) -> None:
+        recv_time = self.clock()
+        self.last_message_wall = recv_wall
+        kind = self.topics.classify(topic)
+        self.metrics.messages_in.labels(kind[0] if kind else "unknown").inc()
+        t0 = time.perf_counter()
+        ticks, outs = self._due_ticks(recv_time)
+        outs += self._safe(self.pipeline.handle, topic, payload, recv_time)
+        self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
+        self._commit(recv_time, topic, payload, ticks, outs)
+
+    def _commit(self, recv_time: float, topic: str | None, payload: bytes, ticks: list[float], outs: list[Outbound]) -> None:
+        durable = [o for o in outs if o.kind in DURABLE_KINDS]
+        inbound_id, out_ids = self.journal.record(recv_time, topic, payload, durable, ticks)
+        self.last_inbound_id = inbound_id
+        ids = iter(out_ids)
+        for o in outs:
+            if self.on_outbound is not None:
+                try:
+                    self.on_outbound(o)
+                except Exception:  # a display callback must not stop the service
+                    log.exception("on_outbound callback failed")
+            if o.kind in DURABLE_KINDS:
+                rec = OutboundRecord(next(ids), o.topic, o.payload, o.qos, o.retain, o.kind)
+                if o.kind == "alert":
+                    self._note_alert_time(rec)
+                self._queue_durable(rec)
+            elif o.kind == "track":
+                self._queue_track(o)
+            else:
+                self._queue_deadletter(o)
+
+    async def _tick_loop(self) -> None:
+        """Apply due ticks when no message arrives to do it; sleeps until the next deadline."""
+        while True:
+            t0 = time.perf_counter()
+            ticks, outs = self._due_ticks(self.clock())
+            if ticks:
+                self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
+                self._commit(ticks[-1], None, b"", ticks, outs)
+            deadline = self.pipeline.next_deadline()
+            wait = self.config.tick_interval_s
+            if deadline is not None:
+                wait = min(wait, max(0.0, (deadline - self.clock()) / self.config.clock_speed))
+            await asyncio.sleep(max(wait, 0.002))
+
+    # ------------------------------------------------------------ outbound
+    def _queue_durable(self, rec: OutboundRecord) -> None:
+        q = self._durable.setdefault(rec.topic, deque())
+        q.append(rec)
+        task = self._durable_tasks.get(rec.topic)
+        if task is None or task.done():
+            self._durable_tasks[rec.topic] = asyncio.get_running_loop().create_task(self._drain_topic(rec.topic))
+
+    async def _drain_topic(self, topic: str) -> None:
+        """Publish one topic's journalled messages in order, each once the previous is acked."""
+        q = self._durable[topic]
+        while q:
+            rec = q[0]
+            async with self._durable_sem:
+                await self.session.publish(rec.topic, rec.payload, rec.qos, rec.retain)
+            q.popleft()
+            self._acked_ids.append(rec.id)
+            self.metrics.messages_out.labels(rec.kind).inc()
+            obs = self._alert_times.pop(rec.id, None)
+            if obs is not None:
+                self.metrics.alert_latency.observe(max(0.0, (self.clock() - obs) / self.config.clock_speed))
+        del self._durable[topic]
+        self._durable_tasks.pop(topic, None)
+
+    def _note_alert_time(self, rec: OutboundRecord) -> None:
+        try:
+            doc = json.loads(rec.payload)
+            if doc.get("state") == "new" and doc.get("kind") != "sensor_offline":
+                self._alert_times[rec.id] = from_iso(doc["time"])
+        except (ValueError, KeyError, TypeError):
+            pass
+
+    def _queue_track(self, o: Outbound) -> None:
+        key = _track_key(o)
+        if key in self._tracks:
+            self.metrics.coalesced.inc()
+            del self._tracks[key]  # re-insert at the end: keep arrival order of latest states
+        elif len(self._tracks) >= self.config.track_queue_max:
+            self._tracks.popitem(last=False)
+            self.metrics.shed.labels("tracks").inc()
+        self._tracks[key] = o
+        self._light_ready.set()
+
+    def _queue_deadletter(self, o: Outbound) -> None:
+        if len(self._deadletters) >= self.config.deadletter_queue_max:
+            self._deadletters.popleft()
+            self.metrics.shed.labels("deadletter").inc()
+        self._deadletters.append(o)
+        self._light_ready.set()
+
+    async def _light_publisher(self) -> None:
+        """Tracks and dead letters: not journalled; latest-state and bounded (see module doc)."""
+        inflight: set[asyncio.Task[None]] = set()
+        while True:
+            if not self._tracks and not self._deadletters:
+                self._light_ready.clear()
+                await self._light_ready.wait()
+            if self._tracks:
+                _, o = self._tracks.popitem(last=False)
+            else:
+                o = self._deadletters.popleft()
+            if o.qos == 0:
+                await self.session.publish(o.topic, o.payload, 0, o.retain)
+                self.metrics.messages_out.labels(o.kind).inc()
+                continue
+            while len(inflight) >= self.config.durable_window:
+                await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.get_running_loop().create_task(self._publish_counted(o))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+
+    async def _publish_counted(self, o: Outbound) -> None:
+        await self.session.publish(o.topic, o.payload, o.qos, o.retain)
+        self.metrics.messages_out.labels(o.kind).inc()
+
+    # --------------------------------------------------------- housekeeping
+    def snapshot_now(self) -> None:
+        """Write the snapshot, then prune what it covers and record broker acknowledgements."""
+        if self.state_dir is None:
+            return
+        self.flush_acks()
+        snap = Snapshot(self.last_inbound_id, self.pipeline.snapshot(), time.time())
+        write_snapshot(self.state_dir, snap)
+        if not self.config.keep_journal:
+            self.journal.prune_inbound(snap.inbound_upto)
+        self.journal.prune_acked()
+        self.last_snapshot_wall = snap.written_at
+
+    def flush_acks(self) -> None:
+        if self._acked_ids:
+            ids, self._acked_ids = self._acked_ids, []
+            self.journal.mark_acked(ids)
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.snapshot_interval_s)
+            self.snapshot_now()
+
+    async def _gauges_loop(self) -> None:
+        while True:
+            self.update_gauges()
+            await asyncio.sleep(1.0)
+
+    def update_gauges(self) -> None:
+        m = self.metrics
+        m.queue_depth.labels("tracks").set(len(self._tracks))
+        m.queue_depth.labels("deadletter").set(len(self._deadletters))
+        m.queue_depth.labels("durable").set(sum(len(q) for q in self._durable.values()))
+        m.queue_depth.labels("inbound").set(self.session.inbox_depth())
+        m.live_tracks.set(len(self.pipeline.live_tracks()))
+        m.open_alerts.set(len(self.pipeline.open_alerts()))
+        m.journal_unacked.set(sum(len(q) for q in self._durable.values()))
+        m.connected.set(1 if self.session.connected.is_set() else 0)
+        stats = self.session.stats
+        m.inbound_dropped.inc(stats.inbound_dropped - self._reported[0])
+        m.reconnects.inc(stats.connects - self._reported[1])
+        self._reported = (stats.inbound_dropped, stats.connects)
+        if self.last_snapshot_wall is not None:
+            m.snapshot_age.set(time.time() - self.last_snapshot_wall)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy = connected to the broker and (when durable) a snapshot younger than 5 intervals."""
+        now = time.time()
+        snap_age = None if self.last_snapshot_wall is None else now - self.last_snapshot_wall
+        connected = self.session.connected.is_set()
+        snap_ok = self.state_dir is None or (snap_age is not None and snap_age < 5 * self.config.snapshot_interval_s + 5)
+        doc = {
+            "status": "ok" if connected and snap_ok else "degraded",
+            "mqtt_connected": connected,
+            "mqtt_protocol": self.session.stats.protocol,
+            "uptime_s": round(now - self.started_at, 3),
+            "last_message_age_s": None if self.last_message_wall is None else round(now - self.last_message_wall, 3),
+            "snapshot_age_s": None if snap_age is None else round(snap_age, 3),
+            "live_tracks": len(self.pipeline.live_tracks()),
+            "open_alerts": len(self.pipeline.open_alerts()),
+            "outputs_awaiting_broker": sum(len(q) for q in self._durable.values()),
+            "replayed_at_start": self.recovered_from,
+        }
+        return connected and snap_ok, doc
+
+    # ----------------------------------------------------------------- run
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        self.recover()
+        self.snapshot_now()
+        server = None
+        if self.config.metrics_port is not None:
+            server = await serve_http(self.config.metrics_host, self.config.metrics_port, self.metrics, self.health)
+            self.metrics_port = server.sockets[0].getsockname()[1]
+            log.info("metrics and health on http://%s:%d/metrics, /healthz", self.config.metrics_host, self.metrics_port)
+        tasks = [
+            asyncio.create_task(self.session.run(self._on_message), name="mqtt"),
+            asyncio.create_task(self._tick_loop(), name="tick"),
+            asyncio.create_task(self._light_publisher(), name="publish"),
+            asyncio.create_task(self._snapshot_loop(), name="snapshot"),
+            asyncio.create_task(self._gauges_loop(), name="gauges"),
+        ]
+        stopper = asyncio.create_task((stop or asyncio.Event()).wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stopper and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            for t in [*tasks, stopper, *self._durable_tasks.values()]:
+                t.cancel()
+            for t in [*tasks, stopper, *self._durable_tasks.values()]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            if server is not None:
+                server.close()
+            self.snapshot_now()
+            self.journal.close()
+            log.info("service stopped", extra={"live_tracks": len(self.pipeline.live_tracks())})
+
+
+def _track_key(o: Outbound) -> str:
+    """The track id of a track message (payloads start with it; JSON-parse as a fallback)."""
+    head = o.payload[:40]
+    if head.startswith(b'{"track_id":"'):
+        end = head.find(b'"', 13)
+        if end > 0:
+            return head[13:end].decode()
+    try:
+        return str(json.loads(o.payload)["track_id"])
+    except (ValueError, KeyError, TypeError):
+        return o.topic + o.payload.decode("utf-8", "replace")
+
+
+async def run_service(
+    site: Site,
+    broker_url: str,
+    *,
+    config: ServiceConfig = ServiceConfig(),
+    stop: asyncio.Event | None = None,
+    on_outbound: Callable[[Outbound], None] | None = None,
+    started: Callable[[Service], Awaitable[None] | None] | None = None,
+) -> None:
+    """Run the service until ``stop`` is set (or forever); ``started`` gets the Service once it exists."""
+    service = Service(site, broker_url, config, on_outbound)
+    if started is not None:
+        res = started(service)
+        if asyncio.iscoroutine(res):
+            await res
+    await service.run(stop)
