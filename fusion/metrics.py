@@ -27,7 +27,12 @@ Interface
     ``fragmentations`` counts a truth that is tracked again after a gap in which it
     was present but untracked. Totals in ``.switches`` and ``.fragmentations``.
     ``update_from_gospa(truth_ids, track_ids_all, g)`` does the same from a
-    ``Gospa`` assignment.
+    ``Gospa`` assignment. ``update_positions(truth_ids, truth_xy, track_ids,
+    est_xy, gate=c)`` matches CLEAR-MOT style (Bernardin & Stiefelhagen 2008): a
+    truth keeps last step's track while that track is within ``gate`` metres, the
+    rest are assigned by minimum total distance; use it to count switches, since a
+    per-instant optimal assignment may swap two tracks that are both right while
+    their objects pass within metres of each other.
 
 ``id_switches(series) -> IdStats(switches, fragmentations)``
     The same over an iterable of (truth_ids, assigned_track_ids) pairs.
@@ -154,6 +159,38 @@ class IdTracker:
         assigned: list[Hashable | None] = [None] * len(truth_ids)
         for i, j in g.assignment:
             assigned[int(i)] = track_ids[int(j)]
+        return self.update(truth_ids, assigned)
+
+
+    def update_positions(
+        self,
+        truth_ids: Sequence[Hashable],
+        truth_xy: ArrayLike,
+        track_ids: Sequence[Hashable],
+        est_xy: ArrayLike,
+        gate: float = 100.0,
+    ) -> tuple[int, int]:
+        """Sticky (CLEAR-MOT) matching of truths to tracks within ``gate`` metres, then update."""
+        x = _as_points(truth_xy)
+        y = _as_points(est_xy)
+        assigned: list[Hashable | None] = [None] * len(truth_ids)
+        if x.shape[0] and y.shape[0]:
+            d = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1))
+            col = {tid: j for j, tid in enumerate(track_ids)}
+            free_t = np.ones(x.shape[0], bool)
+            free_e = np.ones(y.shape[0], bool)
+            for i, truth in enumerate(truth_ids):
+                j = col.get(self._last_track.get(truth))
+                if j is not None and free_e[j] and d[i, j] < gate:
+                    assigned[i] = track_ids[j]
+                    free_t[i] = free_e[j] = False
+            ti, ej = np.flatnonzero(free_t), np.flatnonzero(free_e)
+            if ti.size and ej.size:
+                sub = d[np.ix_(ti, ej)]
+                rows, cols = linear_sum_assignment(np.where(sub < gate, sub, 1e12))
+                for r, c in zip(rows, cols):
+                    if sub[r, c] < gate:
+                        assigned[int(ti[r])] = track_ids[int(ej[c])]
         return self.update(truth_ids, assigned)
 
 

@@ -107,6 +107,23 @@ def test_id_tracker_from_gospa() -> None:
     assert t.switches == 2
 
 
+def test_sticky_matching_does_not_count_a_swap_of_two_correct_tracks() -> None:
+    t = IdTracker()
+    truth = np.array([[0.0, 0.0], [0.0, 10.0]])
+    t.update_positions(["a", "b"], truth, ["T1", "T2"], truth + 0.5, gate=20.0)
+    # the objects pass within 2 m: the optimal instantaneous pairing swaps, the sticky one does not
+    truth = np.array([[0.0, 5.0], [0.0, 6.0]])
+    t.update_positions(["a", "b"], truth, ["T1", "T2"], truth[::-1], gate=20.0)
+    assert t.switches == 0
+    g = IdTracker()
+    g.update_from_gospa(["a", "b"], ["T1", "T2"], gospa(np.array([[0.0, 0.0], [0.0, 10.0]]), [[0.5, 0.5], [0.5, 10.5]]))
+    g.update_from_gospa(["a", "b"], ["T1", "T2"], gospa(truth, truth[::-1]))
+    assert g.switches == 2
+    # a track that wanders off beyond the gate is replaced: a real switch
+    t.update_positions(["a", "b"], truth, ["T2", "T3"], np.array([[0.0, 6.0], [0.0, 5.0]]) + [[0, 50], [0, 0]], gate=20.0)
+    assert t.switches == 1
+
+
 def test_rmse_and_nees() -> None:
     assert rmse([[0, 0], [0, 0]], [[3, 4], [0, 0]]) == pytest.approx(np.sqrt(12.5))
     e = np.array([[1.0, 2.0], [0.0, 3.0]])

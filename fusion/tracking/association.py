@@ -40,6 +40,8 @@ def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
     """Connected-component label of each pair in the track-detection graph."""
     if ti.size == 0:
         return np.zeros(0, np.int64)
+    if np.bincount(ti).max() == 1 and np.bincount(dj).max() == 1:
+        return np.arange(ti.size, dtype=np.int64)  # every pair is its own cluster
     g = coo_matrix((np.ones(ti.size), (ti, n + dj)), shape=(n + m, n + m))
     _, labels = connected_components(g, directed=False)
     return labels[ti].astype(np.int64)

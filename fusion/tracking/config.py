@@ -67,6 +67,9 @@ class TrackerConfig:
     #: inside the chi-squared(4) gate at ``merge_prob`` are one object.
     merge_distance_m: float = 25.0
     merge_prob: float = 0.95
+    #: ... for this many consecutive steps in none of which a scan updated both (two
+    #: real objects side by side are usually both detected by the same radar scan).
+    merge_steps: int = 3
 
     # --- class fusion ---
     #: Prior over CLASSES (person, vehicle, animal, unknown) of a new track.

@@ -13,8 +13,11 @@ when not updated for ``coast_after_s``. Deleted when r < ``delete_existence`` or
 not updated for ``max_tentative_age_s`` / ``max_coast_s``.
 
 Duplicate merge: two tracks closer than ``merge_distance_m`` whose state difference
-passes the chi-squared(4) test with the sum of their covariances are one object;
-the older track (lower serial) survives and takes the union of sensors.
+passes the chi-squared(4) test with the sum of their covariances, for
+``merge_steps`` consecutive steps in none of which one scan updated both, are one
+object (two real people crossing are both detected by most radar scans; a
+duplicate shares the object's detections, one per scan); the older track (lower
+serial) survives and takes the union of sensors.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and differs only in q_m (Bar-Shalom, Li & Kirubarajan 2001, sec. 6.2.2): a walke
 mode, a vehicle mode and a manoeuvre mode with large q. The IMM (Blom & Bar-Shalom
 1988) keeps one Gaussian per mode and its probability mu_m. Mode switches follow a
 continuous-time Markov chain with mean sojourn tau_m, so the transition matrix over
-any dt is Pi(dt) = expm(G dt) with G_mm = -1/tau_m and the leaving rate spread evenly
+any dt is Pi(dt) = expm(G dt) (by eigendecomposition, cached per dt) with G_mm = -1/tau_m and the leaving rate spread evenly
 over the other modes. Prediction of the whole track table is one batched step:
 
     mixing:   c_j = sum_i Pi_ij mu_i,   mu_{i|j} = Pi_ij mu_i / c_j
@@ -18,9 +18,10 @@ over the other modes. Prediction of the whole track table is one batched step:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import expm
 
 FloatArray = NDArray[np.float64]
 
@@ -36,15 +37,30 @@ def cv_matrices(dt: float, q: FloatArray) -> tuple[FloatArray, FloatArray]:
     return F, np.asarray(q, dtype=float)[:, None, None] * base
 
 
-def transition_matrix(dt: float, sojourn_s: FloatArray) -> FloatArray:
-    """Pi(dt) (M, M): probability of mode i at t switching to mode j at t + dt."""
+@lru_cache(maxsize=256)
+def _transition_cached(dt: float, sojourn_s: tuple[float, ...]) -> FloatArray:
     tau = np.asarray(sojourn_s, dtype=float)
     M = tau.size
-    if M == 1 or dt <= 0.0:
-        return np.eye(M)
-    G = np.repeat((1.0 / tau / (M - 1))[:, None], M, axis=1)
-    np.fill_diagonal(G, -1.0 / tau)
-    return expm(G * dt)
+    # G = diag(d) B with d = 1/tau and B symmetric, so S = d^1/2 B d^1/2 is symmetric
+    # and expm(G dt) = d^1/2 U exp(L dt) U^T d^-1/2 from S = U L U^T (no Pade needed).
+    d = 1.0 / tau
+    B = np.full((M, M), 1.0 / (M - 1))
+    np.fill_diagonal(B, -1.0)
+    sq = np.sqrt(d)
+    lam, U = np.linalg.eigh(sq[:, None] * B * sq[None, :])
+    Pi = (sq[:, None] * U) @ np.diag(np.exp(lam * dt)) @ (U.T / sq[None, :])
+    Pi = np.clip(Pi, 0.0, 1.0)
+    Pi /= Pi.sum(axis=1, keepdims=True)
+    Pi.setflags(write=False)
+    return Pi
+
+
+def transition_matrix(dt: float, sojourn_s: FloatArray) -> FloatArray:
+    """Pi(dt) (M, M): probability of mode i at t switching to mode j at t + dt."""
+    tau = tuple(float(v) for v in np.atleast_1d(sojourn_s))
+    if len(tau) == 1 or dt <= 0.0:
+        return np.eye(len(tau))
+    return _transition_cached(float(dt), tau)
 
 
 def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -41,6 +41,8 @@ class TrackTable:
     last_update: FloatArray  # (n,) time of last detection
     confirmed: NDArray[np.bool_]  # (n,) ever confirmed
     reported: NDArray[np.int8]  # (n,) last reported status code
+    dup_of: NDArray[np.int64]  # (n,) serial of the older track this one shadows (0: none)
+    dup_n: NDArray[np.int64]  # (n,) consecutive steps it has done so
 
     @staticmethod
     def empty(modes: int) -> "TrackTable":
@@ -49,6 +51,7 @@ class TrackTable:
             mu=np.zeros((0, modes)), r=np.zeros(0), label=np.zeros((0, 4)), count=np.zeros(0, np.int64),
             sensors=np.zeros(0, np.int64), born=np.zeros(0), last_update=np.zeros(0),
             confirmed=np.zeros(0, bool), reported=np.zeros(0, np.int8),
+            dup_of=np.zeros(0, np.int64), dup_n=np.zeros(0, np.int64),
         )
 
     @property

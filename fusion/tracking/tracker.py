@@ -225,10 +225,15 @@ class SectorTracker:
         ended_before = set(self._ended)
         tail = self._events[cp.index:pos] + [ev] + self._events[pos:]
         del self._events[cp.index:]
-        self._checkpoints = [c for c in self._checkpoints if c.index < cp.index]
+        self._checkpoints = [c for c in self._checkpoints if c.index <= cp.index]
         self.tab, self.t, self._clutter = cp.table.copy(), cp.t, dict(cp.clutter)
         for e in tail:
             self._record_and_apply(e)
+        # a track the re-run brings back after its DELETED went out gets a new ID
+        back = np.isin(self.tab.ids, np.fromiter(ended_before, np.int64, len(ended_before)))
+        for row in np.flatnonzero(back):
+            self.tab.ids[row] = self._next_id
+            self._next_id += 1
         live = set(self.tab.ids.tolist())
         gone = [i for i, tid in enumerate(before.ids.tolist()) if tid not in live and tid not in ended_before]
         for i in gone:
@@ -358,14 +363,23 @@ class SectorTracker:
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
         self._learn_clutter(s, int(np.sum(used < 0.5)))
-        ended = self._merge_duplicates()
+        ended = self._merge_duplicates(detected)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg)))
 
-    def _merge_duplicates(self) -> TrackTable:
+    def _merge_duplicates(self, detected: NDArray[np.bool_]) -> TrackTable:
         tab = self.tab
         x, P = combine(tab.xm, tab.Pm, tab.mu)
         keep, drop = management.duplicates(x, P, tab.ids, self.config, self._merge_threshold)
+        both = detected[keep] & detected[drop]
+        same = tab.dup_of[drop] == tab.ids[keep]
+        n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
+        tab.dup_of[:] = 0
+        tab.dup_n[:] = 0
+        tab.dup_of[drop] = tab.ids[keep]
+        tab.dup_n[drop] = n_new
+        ripe = n_new >= self.config.merge_steps
+        keep, drop = keep[ripe], drop[ripe]
         if drop.size == 0:
             return TrackTable.empty(self._modes)
         self.counters["merged"] += int(drop.size)
@@ -424,6 +438,8 @@ class SectorTracker:
             last_update=np.full(k, s.time),
             confirmed=r0 >= cfg.confirm_existence,
             reported=np.zeros(k, np.int8),
+            dup_of=np.zeros(k, np.int64),
+            dup_n=np.zeros(k, np.int64),
         )
         self.tab = self.tab.concat(born)
 
