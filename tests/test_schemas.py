@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
@@ -27,7 +28,8 @@ from adapters.schemas import (
     write_schemas,
 )
 from adapters.site_file import load_site
-from borderwatch.cli import main as cli_main
+from borderwatch.cli import COMMAND_MODULES
+from borderwatch.commands import schema as schema_command
 from fusion.site import Site
 from fusion.types import AlertReport, DispatchReport, TrackReport, TrackStatus
 
@@ -78,7 +80,12 @@ def test_site_schema_accepts_the_example_site_file() -> None:
 
 
 def test_schema_command_prints_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["schema", "--out", str(tmp_path)]) == 0
+    # The command module alone (the full CLI imports every other command too).
+    parser = argparse.ArgumentParser()
+    schema_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["schema", "--out", str(tmp_path)])
+    assert "schema" in COMMAND_MODULES
+    assert args.func(args) == 0
     printed = capsys.readouterr().out.split()
     assert len(printed) == len(WIRE_MODELS) + 1 and all(Path(p).exists() for p in printed)
 
@@ -213,3 +220,43 @@ def test_dispatch_and_deadletter_payloads() -> None:
     assert dl == {"time": "2026-11-25T14:00:00.120Z", "topic": "bw/v1/x", "reason": "schema: seq: Input should be a valid integer",
                   "payload_excerpt": "{}", "code": "schema"}
     DeadLetterMessage.model_validate(dl)
+
+
+finite = st.floats(-1e7, 1e7, allow_nan=False) | st.integers(-10, 400)
+
+
+@settings(max_examples=300, deadline=None)
+@given(finite, finite, finite, finite, st.one_of(st.none(), finite))
+def test_exported_radar_schema_agrees_with_the_model(r: float, b: float, sr: float, sb: float, v: float | None) -> None:
+    """A consumer validating with the JSON Schema accepts exactly what the service accepts."""
+    det = {"range_m": r, "bearing_deg": b, "sigma_range_m": sr, "sigma_bearing_deg": sb}
+    if v is not None:
+        det["radial_speed_mps"] = v
+    msg = {"sensor_id": "tower-02", "seq": 3, "time": "2026-11-25T14:00:00.000Z", "detections": [det]}
+    try:
+        RadarDetections.model_validate(msg)
+        model_ok = True
+    except ValidationError:
+        model_ok = False
+    assert jsonschema.Draft202012Validator(json_schema(RadarDetections)).is_valid(msg) == model_ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-100, 100) | st.integers(-200, 200), st.floats(-200, 200) | st.integers(-200, 200),
+       st.floats(-1, 1e6) | st.integers(-5, 5), st.one_of(st.none(), st.floats(-1, 2)), st.one_of(st.none(), st.integers(-2, 3)),
+       st.sampled_from(["person", "vehicle", "animal", "unknown", "ghost", 3]))
+def test_exported_drone_schema_agrees_with_the_model(lat, lon, sigma, conf, count, cls) -> None:  # noqa: ANN001
+    from adapters.schemas import DroneDetections
+
+    det: dict = {"lat": lat, "lon": lon, "sigma_m": sigma, "class": cls}
+    if conf is not None:
+        det["confidence"] = conf
+    if count is not None:
+        det["count"] = count
+    msg = {"sensor_id": "drone-1", "seq": 0, "time": "2026-11-25T14:00:00Z", "platform": {"lat": 49.0, "lon": -122.75}, "detections": [det]}
+    try:
+        DroneDetections.model_validate(msg)
+        model_ok = True
+    except ValidationError:
+        model_ok = False
+    assert jsonschema.Draft202012Validator(json_schema(DroneDetections)).is_valid(msg) == model_ok
