@@ -44,25 +44,27 @@ def _ll_xy(site: Site, lat: float, lon: float) -> np.ndarray:
     return site.frame.to_enu(lat, lon)[:2]
 
 
-def _extent(truth: Truth, series: list[TrackSeries], run: RunOutputs, site: Site) -> tuple[float, float, float, float]:
-    """A square around the truth, the live tracks, the alerts and the sensors that saw them."""
-    pts = [o.enu for o in truth.objects if len(o.enu)]
-    pts += [s.xy[s.live] for s in series if s.live.any()]
-    alerts = [_ll_xy(site, a["lat"], a["lon"]) for a in run.alerts if a.get("lat") is not None]
-    used = {sid for t in run.tracks for sid in t.get("sensors", [])}
-    towers = [site.sensor_enu(sid)[:2] for sid in used if sid in site.sensor_by_id and site.sensor_enu(sid) is not None]
-    for extra in (alerts, towers):
-        if extra:
-            pts.append(np.array(extra))
+def _extent(truth: Truth, run: RunOutputs, site: Site) -> tuple[float, float, float, float]:
+    """A square around the truth people and vehicles (all truth when there are none), the
+    target alerts and the towers within 2 km of them; stray tracks elsewhere are clipped."""
+    objs = [o.enu for o in truth.objects if len(o.enu) and o.cls != "animal" and not o.legal]
+    pts = objs or [o.enu for o in truth.objects if len(o.enu)]
+    alerts = [_ll_xy(site, a["lat"], a["lon"]) for a in run.alerts if a.get("lat") is not None and a["kind"] != "sensor_offline"]
+    if alerts:
+        pts.append(np.array(alerts))
     allp = np.vstack(pts) if pts else np.zeros((1, 2))
     lo, hi = np.nanmin(allp, axis=0), np.nanmax(allp, axis=0)
+    towers = [xy[:2] for s in site.sensors if (xy := site.sensor_enu(s.id)) is not None]
+    near = [t for t in towers if np.all(t >= lo - 2000.0) and np.all(t <= hi + 2000.0)]
+    if near:
+        lo, hi = np.minimum(lo, np.min(near, axis=0)), np.maximum(hi, np.max(near, axis=0))
     centre, half = (lo + hi) / 2, max(float(np.max((hi - lo) / 2)) + 300.0, 750.0)
     return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
 
 
 def draw_map(ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth) -> None:
     site = truth.site_model()
-    x0, x1, y0, y1 = _extent(truth, series, run, site)
+    x0, x1, y0, y1 = _extent(truth, run, site)
     border = site.border_enu
     bk = _km(border)
     if site.border.protected_side in ("south", "north"):
@@ -92,7 +94,7 @@ def draw_map(ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackS
             ax.annotate(t.id, k, textcoords="offset points", xytext=(6, 4), fontsize=8, color="#1f77b4")
     for o in truth.objects:
         k = _km(o.enu)
-        ax.plot(k[:, 0], k[:, 1], color=CLASS_COLOUR.get(o.cls, "grey"), lw=3.0, alpha=0.35, solid_capstyle="round", zorder=2)
+        ax.plot(k[:, 0], k[:, 1], color=CLASS_COLOUR.get(o.cls, "grey"), lw=7.0, alpha=0.3, solid_capstyle="round", zorder=2)
         if not o.legal and o.cls != "animal":
             ax.annotate(f"{o.id}" + (f" ({o.count})" if o.count > 1 else ""), k[0], fontsize=8, color=CLASS_COLOUR[o.cls],
                         textcoords="offset points", xytext=(4, 4))
@@ -181,14 +183,15 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
         ax.axvspan((e.start - truth.start) / 60, (e.end - truth.start) / 60, color="#bcbd22", alpha=0.15, lw=0)
     for row, aid in enumerate(order):
         evs = by_id[aid]
-        kind = evs[0]["kind"]
         times = [(from_iso(a["time"]) - truth.start) / 60.0 for a in evs]
         ended = evs[-1]["state"] == "end"
-        colour = KIND_COLOUR.get(kind, "grey")
-        ax.plot([times[0], times[-1] if ended else end_min], [row, row], color=colour, lw=6, alpha=0.4 if aid in false else 0.85,
-                solid_capstyle="butt")
+        stops = times[1:] + ([] if ended else [end_min])
+        for a, t_from, t_to in zip(evs, times, stops):  # one segment per event: the kind may change (predicted -> crossing)
+            ax.plot([t_from, t_to], [row, row], color=KIND_COLOUR.get(a["kind"], "grey"), lw=6, alpha=0.4 if aid in false else 0.85,
+                    solid_capstyle="butt")
         ax.plot(times, [row] * len(times), ls="", marker="|", color="black", ms=6)
-        ax.annotate(f"{aid} {kind}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
+        kinds = " -> ".join(dict.fromkeys(a["kind"] for a in evs))
+        ax.annotate(f"{aid} {kinds}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
                     xytext=(2, 4))
     disp = [(from_iso(d["time"]) - truth.start) / 60.0 for d in run.dispatch if d.get("state", "new") == "new"]
     rows = [order.index(d["alert_id"]) if d["alert_id"] in by_id else -1 for d in run.dispatch if d.get("state", "new") == "new"]
@@ -202,7 +205,8 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
     frac = "n/a" if a.alerted_fraction is None else f"{100 * a.alerted_fraction:.0f} %"
     ax.set_title(f"Alerts: {len(order)} ({len(false)} false); crossings alerted {frac}, median lead {a.lead_median_s or 0:.0f} s"
                  if a.lead_median_s is not None else f"Alerts: {len(order)} ({len(false)} false); crossings alerted {frac}")
-    handles = [Line2D([], [], color=c, lw=6, label=k) for k, c in KIND_COLOUR.items() if any(by_id[i][0]["kind"] == k for i in order)]
+    kinds_seen = {a["kind"] for a in run.alerts}
+    handles = [Line2D([], [], color=c, lw=6, label=k) for k, c in KIND_COLOUR.items() if k in kinds_seen]
     handles += [Line2D([], [], ls="", marker="v", color="#1f77b4", label="team dispatched"),
                 Line2D([], [], color="#d62728", ls="--", label="illegal crossing (truth)")]
     if truth.loitering:
