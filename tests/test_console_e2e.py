@@ -184,8 +184,13 @@ def test_live_track_and_alert_appear_and_ack_reaches_the_broker(mosquitto: Mosqu
         ack = mqtt.expect("bw/v1/alerts/A-1/ack")
         assert (ack["action"], ack["operator"], ack["comment"]) == ("ack", "ops-desk-2", "")
         assert abs(time.time() - from_iso(ack["time"])) < 30
-        page.wait_for_selector("li.alert[data-id='A-1'].acked", timeout=5_000)
+        page.wait_for_selector("li.alert[data-id='A-1'].ack-pending", timeout=5_000)
         assert "ack sent by ops-desk-2" in page.locator("li.alert[data-id='A-1'] .acted").inner_text()
+        # The service takes it in and echoes it on the alert: the card shows it as confirmed.
+        mqtt.pub("bw/v1/alerts", alert("A-1", now + 1, state="update", summary="1 person heading south",
+                                       ack={"operator": "ops-desk-2", "action": "ack", "comment": ""}, acks=1))
+        page.wait_for_selector("li.alert[data-id='A-1'].acked", timeout=5_000)
+        assert "confirmed by the service" in page.locator("li.alert[data-id='A-1'] .acted").inner_text()
 
         # Keyboard only: focus the list, move down to the second card, escalate it.
         page.focus("li.alert[data-id='A-2']")

@@ -141,6 +141,9 @@ def test_alert_lifecycle_with_retained_state() -> None:
     pic.apply("bw/v1/alerts", alert("A-1", T0 + 5, state="update", severity="critical", eta_s=40.0), T0 + 5)
     a = pic.alerts["A-1"]
     assert (a["severity"], a["rank"], a["eta_s"], a["first_t"], a["t"]) == ("critical", 0, 40.0, T0, T0 + 5)
+    pic.apply("bw/v1/alerts", alert("A-1", T0 + 6, state="update", ack={"operator": "op", "action": "ack", "comment": ""}), T0 + 6)
+    pic.apply("bw/v1/alerts", alert("A-1", T0 + 7, state="update"), T0 + 7)  # later updates do not repeat the echo
+    assert [(x["action"], x["operator"], x["t"]) for x in pic.alerts["A-1"]["service_acks"]] == [("ack", "op", T0 + 6)]
     pic.apply("bw/v1/alerts", alert("A-1", T0 + 9, state="end"), T0 + 9)
     assert "A-1" not in pic.alerts
     # A late copy of the retained state must not bring an ended alert back.

@@ -70,6 +70,8 @@ class Console:
         basemap: dict | None = None,
         batch_hz: float = 4.0,
         track_stale_s: float = 120.0,
+        clock: Callable[[], float] = time.time,
+        clock_rate: float = 1.0,
     ) -> None:
         summary = site_summary(site)
         self.site = site
@@ -77,6 +79,8 @@ class Console:
         self.operator = operator
         self.basemap = basemap
         self.batch_hz = batch_hz
+        self.now = clock  # epoch seconds; a demo's warped clock runs clock_rate times wall time
+        self.clock_rate = clock_rate
         self.picture = Picture(summary["sensors"], summary["teams"], prefix=prefix, track_stale_s=track_stale_s)
         self.hub = Hub(self.snapshot)
         self.site_doc = {"geojson": site_geojson(site), "summary": summary}
@@ -89,7 +93,7 @@ class Console:
         return "replay" if self.player is not None else "live"
 
     def clock(self) -> dict:
-        return self.player.clock() if self.player else {"t": time.time(), "rate": 1.0}
+        return self.player.clock() if self.player else {"t": self.now(), "rate": self.clock_rate}
 
     def _meta(self) -> dict:
         meta = {"clock": self.clock(), "mode": self.mode, "link": {"mqtt": self.link()}}
@@ -112,7 +116,7 @@ class Console:
             if self.player:
                 self.player.advance(now - last)
             elif now - last_prune >= 1.0:
-                self.picture.prune(time.time())
+                self.picture.prune(self.now())
                 last_prune = now
             last = now
             delta = self.picture.take_delta()
@@ -125,7 +129,7 @@ class Console:
         """Publish an operator's decision on an alert (CONTRACT.md ack topic); returns the payload sent."""
         if self.publish is None:
             raise ConsoleUnavailable("replay mode: actions are not sent anywhere")
-        now = time.time()
+        now = self.now()
         payload = {"time": to_iso(now), "operator": operator, "action": action, "comment": comment}
         await self.publish(f"{self.prefix}/alerts/{alert_id}/ack", payload)
         self.picture.note_action(alert_id, action, operator, now)

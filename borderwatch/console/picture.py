@@ -203,9 +203,25 @@ class Picture:
             "crossing_point": {"lat": _num(crossing.get("lat")), "lon": _num(crossing.get("lon"))} if crossing else None,
             "retained": retained or (old is not None and old["retained"]),
             "console_actions": old["console_actions"] if old is not None else [],
+            "service_acks": self._service_acks(old, p, t, self.messages),
         }
         self._touch("alerts", aid)
         return True
+
+    @staticmethod
+    def _service_acks(old: dict | None, p: dict, t: float, seq: int) -> list[dict]:
+        """Operator actions the service has taken in, kept across later updates.
+
+        ``seq`` orders them against this console's own sent actions (arrival order, not
+        clocks, decides whether an echo answers what was sent).
+        The service echoes an action once, as an optional ``ack`` object on the alert
+        update that follows it (docs/mqtt-api.md); later updates do not repeat it.
+        """
+        acks = old["service_acks"] if old is not None else []
+        echo = p.get("ack")
+        if isinstance(echo, dict) and isinstance(echo.get("action"), str):
+            acks = acks + [{"action": echo["action"], "operator": str(echo.get("operator", "")), "t": t, "seq": seq}]
+        return acks
 
     def _dispatch(self, team_id: str, p: dict) -> bool:
         t = _time(p.get("time"))
@@ -300,7 +316,7 @@ class Picture:
         """Remember an ack/dismiss/escalate this console sent, so every open page shows it."""
         alert = self.alerts.get(alert_id)
         if alert is not None:
-            alert["console_actions"] = alert["console_actions"] + [{"action": action, "operator": operator, "t": t}]
+            alert["console_actions"] = alert["console_actions"] + [{"action": action, "operator": operator, "t": t, "seq": self.messages}]
             self._touch("alerts", alert_id)
 
     def prune(self, now: float) -> int:

@@ -103,14 +103,18 @@ async def serve_console(
     operator: str = "console",
     basemap: dict | None = None,
     batch_hz: float = 4.0,
+    clock: Callable[[], float] = time.time,
+    clock_rate: float = 1.0,
 ) -> None:
     """Serve the live console for ``site`` from the broker at ``broker_url`` until ``stop`` is set.
 
     ``port`` 0 picks a free port; ``ready(url)`` is called once the page can be loaded.
+    ``clock``/``clock_rate``: "now" in epoch seconds and its pace against wall time (a
+    demo's ``WarpClock.now`` and its speed), for ETA countdowns, ack times and staleness.
     ``basemap`` (optional) is ``{"url": "<XYZ tile template>", "attribution": "...", "max_zoom": 19}``.
     Raises ``ConsoleAssetsMissing`` if Leaflet was not vendored (``make vendor``).
     """
-    console = Console(site, prefix=prefix, operator=operator, basemap=basemap, batch_hz=batch_hz)
+    console = Console(site, prefix=prefix, operator=operator, basemap=basemap, batch_hz=batch_hz, clock=clock, clock_rate=clock_rate)
     pic = console.picture
 
     def on_message(topic: str, payload: dict | None, ok: bool) -> None:
@@ -118,7 +122,7 @@ async def serve_console(
             pic.messages += 1
             pic.bad_messages += 1
             return
-        pic.apply(topic, payload, time.time())
+        pic.apply(topic, payload, console.now())
 
     feed = MqttFeed(broker_url, prefix, on_message, on_connect=pic.expect_retained_again, on_settled=pic.drop_unconfirmed)
     console.publish = feed.publish

@@ -233,7 +233,8 @@ function alertElement(a) {
 }
 
 function updateAlertElement(li, a) {
-  li.className = `alert sev-${a.severity}` + (a.alert_id === S.selectedAlert ? " selected" : "") + (a.console_actions.some((x) => x.action === "ack") || a.acked ? " acked" : "");
+  const confirmed = a.service_acks.filter((x) => x.action === "ack");
+  li.className = `alert sev-${a.severity}` + (a.alert_id === S.selectedAlert ? " selected" : "") + (confirmed.length ? " acked" : a.console_actions.some((x) => x.action === "ack") ? " ack-pending" : "");
   const [sev, kind] = li.querySelector(".row1").children;
   sev.textContent = SEV_LABEL[a.severity] || a.severity.toUpperCase();
   kind.textContent = KIND_LABEL[a.kind] || a.kind;
@@ -242,8 +243,13 @@ function updateAlertElement(li, a) {
   const meta = [a.alert_id, dir, a.track_ids.join(" "), a.zone_id, a.sensor_id, `since ${hms(a.first_t)}`].filter(Boolean);
   li.querySelector(".meta").textContent = meta.join(" · ");
   li.querySelector(".meta").title = meta.join(" · ");
-  const last = a.console_actions[a.console_actions.length - 1];
-  li.querySelector(".acted").textContent = last ? `${last.action} sent by ${last.operator} at ${hms(last.t)}` : "";
+  // What the service confirmed (its echo on the alert) wins over what this console only sent.
+  const done = a.service_acks[a.service_acks.length - 1];
+  const sent = a.console_actions[a.console_actions.length - 1];
+  const acted = done && (!sent || done.seq >= sent.seq)
+    ? `${done.action} by ${done.operator}, confirmed by the service at ${hms(done.t)}`
+    : sent ? `${sent.action} sent by ${sent.operator} at ${hms(sent.t)}, awaiting the service` : "";
+  li.querySelector(".acted").textContent = acted;
   const replay = S.mode === "replay";
   for (const b of li.querySelectorAll("button")) b.disabled = replay;
   li.setAttribute("aria-label", `${SEV_LABEL[a.severity] || a.severity} ${KIND_LABEL[a.kind] || a.kind}: ${a.summary || a.alert_id}`);
