@@ -16,6 +16,7 @@ Rules that hold for every message (CONTRACT.md "Conventions"):
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,9 +34,16 @@ from adapters.timefmt import from_iso, to_iso
 from fusion.site import Site
 
 
+#: Extended ISO 8601 date-time with seconds and an explicit offset: the one form the
+#: model and the exported JSON Schema both accept (``fromisoformat`` alone would also
+#: take ``20261125T140000Z`` or a space for ``T``).
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|z|[+-]\d{2}:\d{2})$"
+_TIME_RE = re.compile(TIME_PATTERN)
+
+
 def _parse_time(value: object) -> float:
-    if not isinstance(value, str):
-        raise ValueError("time must be an ISO 8601 string such as 2026-11-25T14:00:00.000Z")
+    if not isinstance(value, str) or not _TIME_RE.fullmatch(value):
+        raise ValueError("time must be an ISO 8601 string with seconds and Z or an offset, e.g. 2026-11-25T14:00:00.000Z")
     try:
         return from_iso(value)
     except (ValueError, OverflowError, OSError) as exc:
@@ -50,7 +58,7 @@ WireTime = Annotated[
         {
             "type": "string",
             "format": "date-time",
-            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|z|[+-]\d{2}:\d{2})$",
+            "pattern": TIME_PATTERN,
             "description": "ISO 8601 with Z or a UTC offset, e.g. 2026-11-25T14:00:00.250Z",
         }
     ),
