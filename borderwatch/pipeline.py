@@ -1,0 +1,354 @@
+"""The one data path: a received message in, everything to publish out.
+
+Both the live service and ``borderwatch replay`` drive this class, so a recording
+replayed gives what the live run gave. It is deterministic: all time comes from its
+arguments (receipt time of a message, or the clock of a ``tick``).
+
+    message ─▶ ingest.parse_inbound ─▶ de-duplicate ─▶ reorder buffer ─▶ sector split
+        │ bad                                                            │
+        ▼                                                                ▼
+    dead letter                 SectorTracker.step ─▶ AlertEngine ─▶ Dispatcher
+                                                          │
+                                                          ▼
+                                        Outbound (topic, payload bytes, qos, retain)
+
+State lives per sector (tracker and alert engine), so a sector can move to its own
+process later; sensor health and dispatch are shared because sensors and teams
+span sectors.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from adapters import wire_out
+from adapters.ingest import DeadLetter, parse_inbound
+from adapters.recording import canonical_json
+from adapters.topics import Topics
+from fusion.alerting import AlertConfig, AlertEngine
+from fusion.dispatch import DispatchConfig, Dispatcher
+from fusion.reorder import ReorderBuffer
+from fusion.sensor_health import SensorHealth
+from fusion.site import Site
+from fusion.tracking import SectorTracker, TrackerConfig
+from fusion.types import (
+    AlertAck,
+    AlertReport,
+    DispatchReply,
+    DispatchReport,
+    Scan,
+    SensorStatus,
+    SensorType,
+    TeamPosition,
+    TrackReport,
+    TrackStatus,
+)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to publish. ``kind``: track | alert | alert_state | dispatch | deadletter."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    kind: str
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    prefix: str = "bw/v1"
+    #: How long (receive clock, s) a scan waits for earlier-observed scans before it is
+    #: fed to the tracker. Later data takes the tracker's out-of-sequence path.
+    reorder_latency_s: float = 0.2
+    reorder_max_items: int = 10_000
+    #: Minimum spacing (s of track time) between two publications of one track;
+    #: 0 publishes after every update (the contract's "at least after every update").
+    track_min_interval_s: float = 0.0
+    #: Publish tentative tracks too (consoles usually want only confirmed/coasting).
+    publish_tentative: bool = False
+    #: QoS of track messages (the contract allows 0 or 1; tracks are superseded every scan).
+    track_qos: int = 0
+    #: Housekeeping period (s of receive clock): coasting, deletions, silence checks.
+    housekeeping_period_s: float = 1.0
+    #: Remembered (seq, time) keys per sensor for duplicate detection.
+    dedupe_window: int = 4096
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    silence_periods: float = 5.0
+
+
+@dataclass
+class _Held:
+    """A validated scan waiting in the reorder buffer, with its raw message for snapshots."""
+
+    scan: Scan
+    topic: str
+    payload: bytes
+    recv_time: float
+
+
+class Pipeline:
+    """Deterministic message-in, messages-out core of the service (see module doc)."""
+
+    def __init__(self, site: Site, config: PipelineConfig | None = None) -> None:
+        self.site = site
+        self.config = config or PipelineConfig()
+        self.topics = Topics(self.config.prefix)
+        self.sectors = site.sector_ids()
+        self.trackers = {s: SectorTracker(s, site, self.config.tracker) for s in self.sectors}
+        self.alerting = {s: AlertEngine(site, s, self.config.alerts) for s in self.sectors}
+        self.health = SensorHealth(site, self.config.silence_periods)
+        self.dispatcher = Dispatcher(site, self.config.dispatch)
+        self.reorder: ReorderBuffer[_Held] = ReorderBuffer(self.config.reorder_latency_s, self.config.reorder_max_items)
+        self.counters: Counter[str] = Counter()
+        self._seen: dict[str, OrderedDict[tuple[int, float], None]] = {}
+        self._tracks: dict[str, TrackReport] = {}  # latest report of every live track, all sectors
+        self._published: dict[str, tuple[float, str]] = {}  # track id -> (track time, status) last published
+        self._next_housekeeping: float | None = None
+
+    # ------------------------------------------------------------------ inputs
+    def handle(self, topic: str, payload: bytes, recv_time: float) -> list[Outbound]:
+        """Process one received message; returns what to publish, in order."""
+        out: list[Outbound] = []
+        if self._next_housekeeping is None:
+            self._next_housekeeping = recv_time + self.config.housekeeping_period_s
+        parsed = parse_inbound(topic, payload, recv_time, self.site, self.topics)
+        if isinstance(parsed, DeadLetter):
+            self.counters["in.deadletter"] += 1
+            self.counters[f"deadletter.{parsed.code}"] += 1
+            out.append(self._deadletter(parsed))
+            out += self._release(recv_time)
+            return out
+        if isinstance(parsed, Scan):
+            self.counters["in.detections"] += 1
+            if self._is_duplicate(parsed):
+                self.counters["duplicates"] += 1
+                return self._release(recv_time)
+            out += self._alerts(self.health.on_message(parsed.sensor_id, recv_time), parsed.time)
+            obs_time = float(min(parsed.time, parsed.det_time.min())) if parsed.size else parsed.time
+            due, late = self.reorder.push(obs_time, _Held(parsed, topic, payload, recv_time), recv_time)
+            if late:
+                self.counters["late_scans"] += 1
+            for held in due:
+                out += self._process_scan(held.scan)
+        elif isinstance(parsed, SensorStatus):
+            self.counters["in.status"] += 1
+            out += self._alerts(self.health.on_status(parsed), parsed.time)
+        elif isinstance(parsed, TeamPosition):
+            self.counters["in.team_position"] += 1
+            self.dispatcher.on_team_position(parsed)
+        elif isinstance(parsed, AlertAck):
+            self.counters["in.ack"] += 1
+            out += self._alerts(self._route_ack(parsed), parsed.time)
+        elif isinstance(parsed, DispatchReply):
+            self.counters["in.dispatch_reply"] += 1
+            out += self._dispatches(self.dispatcher.on_reply(parsed))
+        out += self._release(recv_time)
+        return out
+
+    def tick(self, now: float) -> list[Outbound]:
+        """Advance the receive clock: release due scans and run due housekeeping."""
+        return self._release(now)
+
+    def next_deadline(self) -> float | None:
+        """Earliest receive-clock time at which ``tick`` has work (reorder release or housekeeping)."""
+        times = [t for t in (self.reorder.next_due(), self._next_housekeeping) if t is not None]
+        return min(times) if times else None
+
+    def flush(self) -> list[Outbound]:
+        """Feed everything still held to the tracker (end of a replay)."""
+        out: list[Outbound] = []
+        for held in self.reorder.drain():
+            out += self._process_scan(held.scan)
+        return out
+
+    def open_alerts(self) -> list[AlertReport]:
+        alerts = [a for eng in self.alerting.values() for a in eng.open_alerts()]
+        return alerts + self.health.open_alerts()
+
+    def live_tracks(self) -> list[TrackReport]:
+        return list(self._tracks.values())
+
+    # --------------------------------------------------------------- internals
+    def _is_duplicate(self, scan: Scan) -> bool:
+        """QoS 1 redelivery repeats (seq, time); a sensor restart reusing a seq does not."""
+        seen = self._seen.setdefault(scan.sensor_id, OrderedDict())
+        key = (scan.seq, scan.time)
+        if key in seen:
+            return True
+        seen[key] = None
+        if len(seen) > self.config.dedupe_window:
+            seen.popitem(last=False)
+        return False
+
+    def _release(self, now: float) -> list[Outbound]:
+        out: list[Outbound] = []
+        for held in self.reorder.release(now):
+            out += self._process_scan(held.scan)
+        while self._next_housekeeping is not None and self._next_housekeeping <= now:
+            out += self._housekeeping(self._next_housekeeping)
+            self._next_housekeeping += self.config.housekeeping_period_s
+        return out
+
+    def _housekeeping(self, now: float) -> list[Outbound]:
+        """Time passes without data: coast/delete tracks, check sensor silence.
+
+        The tracker is advanced to ``now`` less the reorder latency, so that a scan
+        still in the buffer is not made out-of-sequence by the housekeeping itself.
+        """
+        out: list[Outbound] = []
+        track_time = now - self.config.reorder_latency_s
+        for sector in self.sectors:
+            reports = self.trackers[sector].advance(track_time)
+            out += self._after_tracker(sector, track_time, reports)
+        out += self._alerts(self.health.tick(now), now)
+        return out
+
+    def _process_scan(self, scan: Scan) -> list[Outbound]:
+        """Split a scan by sector and run tracker, alerting and dispatch on each part."""
+        out: list[Outbound] = []
+        sector_idx = self.site.sector_of(scan.z[:, 0]) if scan.size else np.zeros(0, dtype=np.int64)
+        for i, sector in enumerate(self.sectors):
+            mask = sector_idx == i
+            if not mask.any() and scan.sensor_type != SensorType.RADAR:
+                continue  # drone/K-9 carry no information about sectors they saw nothing in
+            part = scan if mask.all() else _subscan(scan, mask)
+            reports = self.trackers[sector].step(part)
+            out += self._after_tracker(sector, scan.time, reports)
+            if part.size and part.narcotics is not None and part.narcotics.any():
+                live = [r for r in reports if r.status != TrackStatus.DELETED]
+                out += self._alerts(self.alerting[sector].on_scan(part, live), scan.time)
+        return out
+
+    def _after_tracker(self, sector: str, now: float, reports: list[TrackReport]) -> list[Outbound]:
+        out: list[Outbound] = []
+        for r in reports:
+            if r.status == TrackStatus.DELETED:
+                self._tracks.pop(r.track_id, None)
+                if self._published.pop(r.track_id, None) is not None:
+                    out.append(self._track_out(r))
+                continue
+            self._tracks[r.track_id] = r
+            if r.status == TrackStatus.TENTATIVE and not self.config.publish_tentative:
+                continue
+            last = self._published.get(r.track_id)
+            if last is None or last[1] != r.status or (r.updated and r.time - last[0] >= self.config.track_min_interval_s):
+                self._published[r.track_id] = (r.time, str(r.status))
+                out.append(self._track_out(r))
+        out += self._alerts(self.alerting[sector].on_tracks(now, reports), now)
+        return out
+
+    def _route_ack(self, ack: AlertAck) -> list[AlertReport]:
+        for eng in self.alerting.values():
+            echoed = eng.on_ack(ack)
+            if echoed:
+                return echoed
+        return self.health.on_ack(ack)
+
+    def _alerts(self, alerts: list[AlertReport], now: float) -> list[Outbound]:
+        """Publish alert events (and their retained state), then let dispatch react."""
+        if not alerts:
+            return []
+        out: list[Outbound] = []
+        for a in alerts:
+            body = canonical_json(wire_out.alert_payload(a, self.site))
+            out.append(Outbound(self.topics.alerts, body, 1, False, "alert"))
+            state_body = b"" if a.state == "end" else body
+            out.append(Outbound(self.topics.alert_state(a.alert_id), state_body, 1, True, "alert_state"))
+            self.counters[f"alerts.{a.kind}.{a.state}"] += 1
+        out += self._dispatches(self.dispatcher.on_alerts(now, alerts, self._tracks))
+        return out
+
+    def _dispatches(self, orders: list[DispatchReport]) -> list[Outbound]:
+        out = []
+        for d in orders:
+            body = canonical_json(wire_out.dispatch_payload(d, self.site))
+            out.append(Outbound(self.topics.dispatch(d.team_id), body, 1, False, "dispatch"))
+            self.counters[f"dispatch.{d.state}"] += 1
+        return out
+
+    def _track_out(self, r: TrackReport) -> Outbound:
+        body = canonical_json(wire_out.track_payload(r, self.site))
+        return Outbound(self.topics.tracks(r.sector), body, self.config.track_qos, False, "track")
+
+    def _deadletter(self, d: DeadLetter) -> Outbound:
+        body = canonical_json(wire_out.deadletter_payload(d))
+        return Outbound(self.topics.deadletter, body, 1, False, "deadletter")
+
+    # ---------------------------------------------------------------- snapshots
+    def snapshot(self) -> dict[str, Any]:
+        """Complete JSON-serialisable state, for crash recovery."""
+        return {
+            "version": 1,
+            "trackers": {s: t.snapshot() for s, t in self.trackers.items()},
+            "alerting": {s: e.snapshot() for s, e in self.alerting.items()},
+            "health": self.health.snapshot(),
+            "dispatcher": self.dispatcher.snapshot(),
+            "counters": dict(self.counters),
+            "seen": {sid: [[k[0], k[1]] for k in seen] for sid, seen in self._seen.items()},
+            "published": self._published,
+            "next_housekeeping": self._next_housekeeping,
+            "reorder": {
+                "watermark": self.reorder.watermark if np.isfinite(self.reorder.watermark) else None,
+                "held": [
+                    {"topic": h.topic, "payload_b64": base64.b64encode(h.payload).decode(), "recv_time": h.recv_time}
+                    for _, h in self.reorder.items()
+                ],
+            },
+        }
+
+    @classmethod
+    def restore(cls, site: Site, config: PipelineConfig | None, snap: dict[str, Any]) -> "Pipeline":
+        p = cls(site, config)
+        p.trackers = {s: SectorTracker.restore(s, site, p.config.tracker, d) for s, d in snap["trackers"].items()}
+        p.alerting = {s: AlertEngine.restore(site, s, p.config.alerts, d) for s, d in snap["alerting"].items()}
+        p.health = SensorHealth.restore(site, snap["health"])
+        p.dispatcher = Dispatcher.restore(site, p.config.dispatch, snap["dispatcher"])
+        p.counters = Counter(snap["counters"])
+        for sid, keys in snap["seen"].items():
+            p._seen[sid] = OrderedDict(((int(k[0]), float(k[1])), None) for k in keys)
+        p._published = {k: (float(v[0]), str(v[1])) for k, v in snap["published"].items()}
+        p._next_housekeeping = snap["next_housekeeping"]
+        for t in p.trackers.values():
+            p._tracks.update({r.track_id: r for r in t.reports()})
+        reorder = snap["reorder"]
+        if reorder["watermark"] is not None:
+            p.reorder.watermark = float(reorder["watermark"])
+        for h in reorder["held"]:
+            payload = base64.b64decode(h["payload_b64"])
+            parsed = parse_inbound(h["topic"], payload, h["recv_time"], site, p.topics)
+            if isinstance(parsed, Scan):
+                obs = float(min(parsed.time, parsed.det_time.min())) if parsed.size else parsed.time
+                p.reorder.push(obs, _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"))
+        return p
+
+
+def _subscan(scan: Scan, mask: np.ndarray) -> Scan:
+    """The detections of a scan selected by a boolean mask (other fields kept)."""
+
+    def pick(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[mask]
+
+    return replace(
+        scan,
+        z=scan.z[mask],
+        R=scan.R[mask],
+        det_time=scan.det_time[mask],
+        class_probs=scan.class_probs[mask],
+        count=scan.count[mask],
+        polar=pick(scan.polar),
+        polar_sigma=pick(scan.polar_sigma),
+        radial_speed_mps=pick(scan.radial_speed_mps),
+        snr_db=pick(scan.snr_db),
+        narcotics=pick(scan.narcotics),
+        heading_rad=pick(scan.heading_rad),
+        notes=tuple(n for n, keep in zip(scan.notes, mask) if keep) if len(scan.notes) == len(mask) else scan.notes,
+    )
