@@ -17,6 +17,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "score",
     "console",
     "run",
+    "replay",
+    "export",
+    "record",
+    "demo",
 )
 
 
