@@ -35,10 +35,12 @@ class TrackerConfig:
     # --- gating and association ---
     #: Chi-squared gate probability (2 degrees of freedom).
     gate_prob: float = 0.9995
-    #: ``gnn`` (global nearest neighbour per cluster) or ``jpda`` (marginals by loopy
-    #: belief propagation, Williams & Lau 2014).
+    #: ``gnn`` (global nearest neighbour per cluster) or ``jpda`` (marginals by belief
+    #: propagation, Williams & Lau 2014, exact on small clusters).
     association: str = "gnn"
     jpda_iterations: int = 50
+    #: Loopy clusters with at most this many joint hypotheses get exact JPDA marginals.
+    jpda_exact_limit: int = 4096
 
     # --- initiation ---
     #: Velocity standard deviation (m/s) of a new track (unknown heading, walker or vehicle).

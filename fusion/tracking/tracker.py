@@ -325,7 +325,7 @@ class SectorTracker:
             touched = detected
         else:
             psi = np.exp(np.clip(logw - logw0[g.ti], -700.0, 700.0))
-            p, p0 = association.jpda_lbp(n, m, g.ti, g.dj, psi, cfg.jpda_iterations)
+            p, p0 = association.jpda(n, m, g.ti, g.dj, psi, cfg.jpda_iterations, cfg.jpda_exact_limit)
             touched = np.bincount(g.ti, minlength=n) > 0
             psum = np.bincount(g.ti, weights=p, minlength=n)
             r_new = np.where(touched, psum + p0 * r_miss, tab.r)
