@@ -406,3 +406,33 @@ def test_generated_drone_scans_parse_with_normalised_class_probs(dets: list[dict
     np.testing.assert_allclose(scan.class_probs.sum(axis=1), 1.0)
     assert (scan.class_probs >= 0).all()
     np.testing.assert_array_equal(scan.count, [d.get("count", 1) for d in dets])
+
+
+k9_detection = st.fixed_dictionaries(
+    {"lat": st.floats(48.95, 49.05), "lon": st.floats(-122.9, -122.6), "sigma_m": st.floats(5.0, 500.0)},
+    optional={
+        "observed_time_ago_s": st.floats(0.0, 600.0),
+        "count": st.integers(1, 30),
+        "heading_deg": st.floats(0.0, 360.0, exclude_max=True),
+        "narcotics": st.booleans(),
+        "note": st.text(max_size=40),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(k9_detection, max_size=10))
+def test_generated_k9_reports_parse_with_their_observation_times(dets: list[dict]) -> None:
+    wire = []
+    for d in dets:
+        w = {k: v for k, v in d.items() if k != "observed_time_ago_s"}
+        if "observed_time_ago_s" in d:
+            w["observed_time"] = to_iso(T0 - d["observed_time_ago_s"])
+        wire.append(w)
+    scan = parse(K9_TOPIC, k9_msg(detections=wire))
+    assert isinstance(scan, Scan) and scan.size == len(dets)
+    want = [round(T0 - d.get("observed_time_ago_s", 0.0), 3) for d in dets]  # the wire has milliseconds
+    np.testing.assert_allclose(scan.det_time, want, atol=1e-3)
+    np.testing.assert_array_equal(scan.narcotics, [d.get("narcotics", False) for d in dets])
+    assert scan.notes == tuple(d.get("note", "") for d in dets)
+    np.testing.assert_allclose(np.degrees(scan.heading_rad), [d.get("heading_deg", np.nan) for d in dets])

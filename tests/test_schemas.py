@@ -260,3 +260,35 @@ def test_exported_drone_schema_agrees_with_the_model(lat, lon, sigma, conf, coun
     except ValidationError:
         model_ok = False
     assert jsonschema.Draft202012Validator(json_schema(DroneDetections)).is_valid(msg) == model_ok
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("2026-11-25T14:00:00Z", True),
+        ("2026-11-25T14:00:00.250Z", True),
+        ("2026-11-25T06:00:00.123456789-08:00", True),
+        ("2026-11-25T14:00:00+00:00", True),
+        ("2026-11-25T14:00:00", False),  # no offset: ambiguous
+        ("2026-11-25T14:00Z", False),  # no seconds
+        ("2026-11-25 14:00:00Z", False),
+        ("20261125T140000Z", False),
+        ("2026-11-25T14:00:00Z\n", False),
+        ("2026-02-30T14:00:00Z", False),
+        ("yesterday", False),
+    ],
+)
+def test_time_forms(text: str, ok: bool) -> None:
+    msg = {"time": text, "lat": 49.0, "lon": -122.75}
+    from adapters.schemas import TeamPositionMessage
+
+    try:
+        TeamPositionMessage.model_validate(msg)
+        model_ok = True
+    except ValidationError:
+        model_ok = False
+    assert model_ok == ok
+    # A pattern cannot know the calendar; and Python's re (used by jsonschema here, unlike
+    # ECMA-262) lets "$" match before a final newline.
+    if text not in ("2026-02-30T14:00:00Z", "2026-11-25T14:00:00Z\n"):
+        assert jsonschema.Draft202012Validator(json_schema(TeamPositionMessage)).is_valid(msg) == ok
