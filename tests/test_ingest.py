@@ -435,4 +435,4 @@ def test_generated_k9_reports_parse_with_their_observation_times(dets: list[dict
     np.testing.assert_allclose(scan.det_time, want, atol=1e-3)
     np.testing.assert_array_equal(scan.narcotics, [d.get("narcotics", False) for d in dets])
     assert scan.notes == tuple(d.get("note", "") for d in dets)
-    np.testing.assert_allclose(np.degrees(scan.heading_rad), [d.get("heading_deg", np.nan) for d in dets])
+    np.testing.assert_allclose(np.degrees(scan.heading_rad), [d.get("heading_deg", np.nan) for d in dets], atol=1e-9)
