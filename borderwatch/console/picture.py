@@ -212,10 +212,10 @@ class Picture:
     def _service_acks(old: dict | None, p: dict, t: float, seq: int) -> list[dict]:
         """Operator actions the service has taken in, kept across later updates.
 
-        ``seq`` orders them against this console's own sent actions (arrival order, not
-        clocks, decides whether an echo answers what was sent).
         The service echoes an action once, as an optional ``ack`` object on the alert
         update that follows it (docs/mqtt-api.md); later updates do not repeat it.
+        ``seq`` orders them against this console's own sent actions (arrival order, not
+        clocks, decides whether an echo answers what was sent).
         """
         acks = old["service_acks"] if old is not None else []
         echo = p.get("ack")

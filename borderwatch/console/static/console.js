@@ -193,7 +193,7 @@ function renderAll(d) {
   trackLayer.redraw();
   if (!d || (d.alerts && d.alerts.length) || (d.removed_alerts && d.removed_alerts.length)) renderAlerts();
   if (!d || (d.dispatch && d.dispatch.length) || (d.removed_dispatch && d.removed_dispatch.length) || (d.teams && d.teams.length)) renderTeams();
-  if (!d || (d.sensors && d.sensors.length)) renderSensors();
+  if (!d || (d.sensors && d.sensors.length) || (d.alerts && d.alerts.length) || (d.removed_alerts && d.removed_alerts.length)) renderSensors();
   $("count-tracks").textContent = trackLayer.tracks.size;
   $("count-alerts").textContent = S.alerts.size;
   $("alerts-n").textContent = S.alerts.size;
@@ -357,16 +357,20 @@ function renderSensors() {
   const body = $("sensors");
   body.textContent = "";
   mobileLayer.clearLayers();
+  // The service's own verdict (a sensor_offline alert: it went silent) outranks the sensor's last status.
+  const silent = new Set([...S.alerts.values()].filter((a) => a.kind === "sensor_offline" && a.sensor_id).map((a) => a.sensor_id));
   for (const s of S.sensors.values()) {
     const tr = el("tr");
     const last = el("td", "num", ago(s.last_msg_t));
     last.dataset.sensor = s.id;
-    tr.append(el("td", "", s.id), el("td", "", s.type), el("td", `state ${s.state}`, s.state), last);
+    const state = silent.has(s.id) && s.state !== "offline" ? "silent" : s.state;
+    tr.append(el("td", "", s.id), el("td", "", s.type), el("td", `state ${state}`, state), last);
     body.append(tr);
     const m = sensorMarkers.get(s.id);
-    if (m) m.setIcon(towerIcon(s.state));
+    const down = state === "offline" || state === "silent";
+    if (m) m.setIcon(towerIcon(down ? "offline" : state));
     const cov = coverageShapes.get(s.id);
-    if (cov) cov.setStyle({ color: s.state === "offline" ? "#ff3b5c" : "#4fb3ff", dashArray: s.state === "offline" ? "1 6" : "3 5" });
+    if (cov) cov.setStyle({ color: down ? "#ff3b5c" : "#4fb3ff", dashArray: down ? "1 6" : "3 5" });
     if (!s.fixed && s.lat != null) {
       const letter = s.type === "drone" ? "D" : s.type === "k9" ? "K9" : "?";
       const mk = L.marker([s.lat, s.lon], { keyboard: false, title: s.id, icon: svgIcon(`<svg width="26" height="20" viewBox="0 0 26 20"><rect x="1" y="1" width="24" height="18" rx="9" fill="#0b1118" stroke="#4fb3ff" stroke-width="2"/><text x="13" y="14" text-anchor="middle" font-size="10" font-weight="800" fill="#4fb3ff" font-family="DejaVu Sans, sans-serif">${letter}</text></svg>`, "mobile-icon", 26) });
