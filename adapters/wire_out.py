@@ -14,7 +14,7 @@ The two differ by the meridian convergence (0.15 degree 15 km from the origin at
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -41,40 +41,75 @@ def _latlon(site: Site, enu: np.ndarray) -> dict[str, float]:
     return {"lat": _r(lat, 7), "lon": _r(lon, 7)}
 
 
-def _to_local(site: Site, lat: float, lon: float) -> np.ndarray:
-    """2x2 rotation from site-frame east/north axes to true east/north at (lat, lon)."""
-    gamma = float(site.frame.grid_rotation_rad(lat, lon))
-    c, s = math.cos(gamma), math.sin(gamma)
-    return np.array([[c, -s], [s, c]])
+def _round(a: np.ndarray, nd: int) -> list:
+    """Array rounded to ``nd`` decimals as plain Python floats, -0.0 normalised to 0.0."""
+    return (np.round(a, nd) + 0.0).tolist()
+
+
+def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
+    """Track messages for many tracks at once: one geodetic conversion and one rotation for all.
+
+    The same as ``[track_payload(r, site) for r in reports]`` byte for byte, at a
+    fraction of the cost (the geodesy is numpy over arrays; per track only the dict
+    is built in Python). Velocity and covariance are rotated from the site axes to
+    true east/north at each track: ``v' = Q v``, ``C' = Q C Q^T`` with ``Q`` the
+    rotation by the meridian convergence ``gamma`` at the track.
+    """
+    n = len(reports)
+    if n == 0:
+        return []
+    x = np.array([np.asarray(r.x, dtype=float)[:4] for r in reports]).reshape(n, 4)
+    P = np.array([np.asarray(r.P, dtype=float)[:2, :2] for r in reports]).reshape(n, 2, 2)
+    lat, lon = site.frame.to_geodetic_2d(x[:, 0], x[:, 1])
+    lat, lon = np.round(lat, 7) + 0.0, np.round(lon, 7) + 0.0
+    gamma = np.atleast_1d(site.frame.grid_rotation_rad(lat, lon))
+    c, s = np.cos(gamma), np.sin(gamma)
+    Q = np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=-2)  # (n, 2, 2)
+    vel = np.einsum("nij,nj->ni", Q, x[:, 2:4])
+    cov = Q @ P @ np.swapaxes(Q, 1, 2)
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    heading = np.round(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0, 1) % 360.0
+    cols = {
+        "lat": lat.tolist(),
+        "lon": lon.tolist(),
+        "ve": _round(vel[:, 0], 3),
+        "vn": _round(vel[:, 1], 3),
+        "cov": _round(cov, 2),
+        "speed": _round(speed, 3),
+        "heading": (heading + 0.0).tolist(),
+        "existence": _round(np.array([r.existence for r in reports], dtype=float), 3),
+    }
+    out: list[dict] = []
+    for i, r in enumerate(reports):
+        msg: dict[str, object] = {
+            "track_id": r.track_id,
+            "time": to_iso(r.time),
+            "status": str(getattr(r.status, "value", r.status)),
+            "lat": cols["lat"][i],
+            "lon": cols["lon"][i],
+            "vel_east_mps": cols["ve"][i],
+            "vel_north_mps": cols["vn"][i],
+            "cov_en_m2": cols["cov"][i],
+            "existence": cols["existence"][i],
+            "class": r.class_name,
+            "sensors": list(r.sensors),
+            "sector": r.sector,
+            "count": int(r.count),
+            "speed_mps": cols["speed"][i],
+            "heading_deg": cols["heading"][i],
+        }
+        if r.model_probs is not None:
+            msg["model_probs"] = _round(np.asarray(r.model_probs, dtype=float), 3)
+        out.append(msg)
+    return out
 
 
 def track_payload(r: TrackReport, site: Site) -> dict:
-    """A track message; extras beyond the contract: ``count``, ``speed_mps``, ``heading_deg``, ``model_probs``."""
-    pos = _latlon(site, r.x)
-    rot = _to_local(site, pos["lat"], pos["lon"])
-    vel = rot @ np.asarray(r.x[2:4], dtype=float)
-    cov = rot @ np.asarray(r.P[:2, :2], dtype=float) @ rot.T
-    speed = float(np.hypot(vel[0], vel[1]))
-    heading = _r(math.degrees(math.atan2(vel[0], vel[1])) % 360.0, 1) % 360.0
-    out: dict[str, object] = {
-        "track_id": r.track_id,
-        "time": to_iso(r.time),
-        "status": str(r.status.value if hasattr(r.status, "value") else r.status),
-        **pos,
-        "vel_east_mps": _r(vel[0], 3),
-        "vel_north_mps": _r(vel[1], 3),
-        "cov_en_m2": [[_r(cov[0, 0], 2), _r(cov[0, 1], 2)], [_r(cov[1, 0], 2), _r(cov[1, 1], 2)]],
-        "existence": _r(r.existence, 3),
-        "class": r.class_name,
-        "sensors": list(r.sensors),
-        "sector": r.sector,
-        "count": int(r.count),
-        "speed_mps": _r(speed, 3),
-        "heading_deg": heading,
-    }
-    if r.model_probs is not None:
-        out["model_probs"] = [_r(p, 3) for p in np.asarray(r.model_probs, dtype=float)]
-    return out
+    """A track message; extras beyond the contract: ``count``, ``speed_mps``, ``heading_deg``, ``model_probs``.
+
+    For many tracks at once prefer ``track_payloads`` (same output, vectorised).
+    """
+    return track_payloads([r], site)[0]
 
 
 def _jsonable(value: object) -> object:

@@ -292,3 +292,19 @@ def test_time_forms(text: str, ok: bool) -> None:
     # ECMA-262) lets "$" match before a final newline.
     if text not in ("2026-02-30T14:00:00Z", "2026-11-25T14:00:00Z\n"):
         assert jsonschema.Draft202012Validator(json_schema(TeamPositionMessage)).is_valid(msg) == ok
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-15_000, 15_000), st.floats(-8_000, 8_000), st.floats(-30, 30), st.floats(-30, 30),
+                          st.floats(0.0, 1.0), st.booleans()), min_size=1, max_size=12))
+def test_batch_track_payloads_equal_single_ones_byte_for_byte(rows: list[tuple]) -> None:
+    from adapters.wire_out import track_payload, track_payloads
+
+    reports = [
+        _track(np.array([e, n, ve, vn]), np.diag([50.0 + i, 40.0, 1.0, 1.0]), existence=ex, track_id=f"T-{i:06d}",
+               model_probs=np.array([0.6, 0.4]) if imm else None)
+        for i, (e, n, ve, vn, ex, imm) in enumerate(rows)
+    ]
+    batch = track_payloads(reports, SITE)
+    assert [canonical_json(p) for p in batch] == [canonical_json(track_payload(r, SITE)) for r in reports]
+    assert track_payloads([], SITE) == []
