@@ -154,6 +154,7 @@ def draw_gospa(ax: Axes, report: ScoreReport, truth: Truth) -> None:
     ax.stackplot(minutes, share(loc), share(missed), share(false), colors=["#1f77b4", "#ff7f0e", "#7f7f7f"], alpha=0.6,
                  labels=["localisation", "missed objects", "false tracks"])
     ax.plot(minutes, total, color="black", lw=0.8, label=f"GOSPA (c={t.gospa_c_m:g} m, p={t.gospa_p:g})")
+    _fault_spans(ax, truth)
     _crossing_lines(ax, truth)
     ax.set_xlim(0, truth.duration_s / 60.0)
     ax.set_xlabel("minutes since start")
@@ -161,6 +162,16 @@ def draw_gospa(ax: Axes, report: ScoreReport, truth: Truth) -> None:
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
     ax.set_title(f"GOSPA over time: mean {t.gospa_mean_m:.1f} m; ID switches {t.id_switches}, fragmentations {t.fragmentations}")
+
+
+def _fault_spans(ax: Axes, truth: Truth) -> None:
+    """Shade the scenario's fault windows (offline sensors, clutter bursts, message faults)."""
+    for f in truth.faults:
+        a = f.get("start_s", 0.0) / 60.0
+        b = (f.get("end_s") if f.get("end_s") is not None else truth.duration_s) / 60.0
+        ax.axvspan(a, b, color="#7f7f7f", alpha=0.08, hatch="//", lw=0)
+        ax.annotate(f"{f['kind']} {f['sensor']}", (a, 0.80), xycoords=("data", "axes fraction"), fontsize=7, color="#333333", zorder=10,
+                    textcoords="offset points", xytext=(2, 0))
 
 
 def _crossing_lines(ax: Axes, truth: Truth) -> None:
@@ -191,7 +202,8 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
                     solid_capstyle="butt")
         ax.plot(times, [row] * len(times), ls="", marker="|", color="black", ms=6)
         kinds = " -> ".join(dict.fromkeys(a["kind"] for a in evs))
-        ax.annotate(f"{aid} {kinds}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
+        sensor = f" {evs[0]['sensor_id']}" if evs[0].get("sensor_id") else ""
+        ax.annotate(f"{aid} {kinds}{sensor}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
                     xytext=(2, 4))
     disp = [(from_iso(d["time"]) - truth.start) / 60.0 for d in run.dispatch if d.get("state", "new") == "new"]
     rows = [order.index(d["alert_id"]) if d["alert_id"] in by_id else -1 for d in run.dispatch if d.get("state", "new") == "new"]
