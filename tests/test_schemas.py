@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -48,6 +49,11 @@ def _doc_examples() -> list[tuple[str, dict]]:
 DOC_EXAMPLES = _doc_examples()
 
 
+@functools.lru_cache(maxsize=None)
+def validator(model: type) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json_schema(model))
+
+
 def test_docs_have_an_example_of_every_wire_message() -> None:
     assert {name for name, _ in DOC_EXAMPLES} == set(WIRE_MODELS)
     text = (ROOT / "docs" / "mqtt-api.md").read_text(encoding="utf-8")
@@ -58,7 +64,7 @@ def test_docs_have_an_example_of_every_wire_message() -> None:
 @pytest.mark.parametrize(("name", "example"), DOC_EXAMPLES, ids=[n for n, _ in DOC_EXAMPLES])
 def test_doc_examples_validate_against_models_and_exported_schemas(name: str, example: dict) -> None:
     WIRE_MODELS[name].model_validate(example)
-    jsonschema.Draft202012Validator(json_schema(WIRE_MODELS[name])).validate(example)
+    validator(WIRE_MODELS[name]).validate(example)
 
 
 def test_write_schemas_writes_one_file_per_message_plus_site(tmp_path: Path) -> None:
@@ -238,7 +244,7 @@ def test_exported_radar_schema_agrees_with_the_model(r: float, b: float, sr: flo
         model_ok = True
     except ValidationError:
         model_ok = False
-    assert jsonschema.Draft202012Validator(json_schema(RadarDetections)).is_valid(msg) == model_ok
+    assert validator(RadarDetections).is_valid(msg) == model_ok
 
 
 @settings(max_examples=200, deadline=None)
@@ -259,7 +265,7 @@ def test_exported_drone_schema_agrees_with_the_model(lat, lon, sigma, conf, coun
         model_ok = True
     except ValidationError:
         model_ok = False
-    assert jsonschema.Draft202012Validator(json_schema(DroneDetections)).is_valid(msg) == model_ok
+    assert validator(DroneDetections).is_valid(msg) == model_ok
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,7 @@ def test_time_forms(text: str, ok: bool) -> None:
     # A pattern cannot know the calendar; and Python's re (used by jsonschema here, unlike
     # ECMA-262) lets "$" match before a final newline.
     if text not in ("2026-02-30T14:00:00Z", "2026-11-25T14:00:00Z\n"):
-        assert jsonschema.Draft202012Validator(json_schema(TeamPositionMessage)).is_valid(msg) == ok
+        assert validator(TeamPositionMessage).is_valid(msg) == ok
 
 
 @settings(max_examples=60, deadline=None)
