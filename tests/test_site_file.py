@@ -150,7 +150,7 @@ PATHS = _paths(EXAMPLE_DATA)
 values = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() | st.text(max_size=8) | st.just([]) | st.just({})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(PATHS), values)
 def test_any_single_mutation_loads_or_fails_with_config_error(tmp_path: Path, path: tuple, value: object) -> None:
     data = copy.deepcopy(EXAMPLE_DATA)
