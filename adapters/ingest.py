@@ -66,6 +66,10 @@ MAX_K9_DELAY_S = 600.0
 #: altitude; the rest is spread evenly over the other three classes.
 DEFAULT_DRONE_CONFIDENCE = 0.7
 
+#: Dead-letter code of a message that made validation itself fail (a bug: the fuzz
+#: tests assert it never happens); the service survives it either way.
+INTERNAL_CODE = "internal"
+
 DEADLETTER_CODES: tuple[str, ...] = (
     "oversize",
     "unknown_topic",
@@ -175,6 +179,8 @@ def parse_inbound(topic: str, payload: bytes, recv_time: float, site: Site, topi
         return _parse(topic, payload, recv_time, site, topics)
     except _Reject as rej:
         return DeadLetter(recv_time, topic, f"{rej.code}: {rej.detail}", excerpt)
+    except Exception as exc:  # noqa: BLE001 - a bug here must cost one message, not the service
+        return DeadLetter(recv_time, topic, f"{INTERNAL_CODE}: {type(exc).__name__}: {exc}"[:300], excerpt)
 
 
 def _parse(topic: str, payload: bytes, recv_time: float, site: Site, topics: Topics) -> Inbound:

@@ -262,6 +262,18 @@ def test_excerpt_is_the_payload_start_decoded_with_replacement() -> None:
     assert result.payload_excerpt == "\ufffd" + "a" * 199
 
 
+def test_a_bug_in_validation_costs_one_message_not_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.ingest as ingest
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(ingest, "polar_to_enu", broken)
+    result = parse(RADAR_TOPIC, radar_msg())
+    assert isinstance(result, DeadLetter) and result.reason == "internal: ZeroDivisionError: simulated bug"
+    assert result.code == ingest.INTERNAL_CODE not in DEADLETTER_CODES
+
+
 def test_duplicates_are_not_judged_here() -> None:
     """De-duplication by seq is the pipeline's (stateful) job: the same message parses twice."""
     assert isinstance(parse(RADAR_TOPIC, radar_msg()), Scan)
@@ -312,6 +324,7 @@ TOPICS = st.sampled_from(
 def test_arbitrary_bytes_never_raise(topic: str, payload: bytes) -> None:
     result = parse_inbound(topic, payload, RECV, SITE, T)
     assert isinstance(result, (Scan, SensorStatus, TeamPosition, AlertAck, DispatchReply, DeadLetter))
+    assert not isinstance(result, DeadLetter) or result.code in DEADLETTER_CODES, result.reason
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -319,6 +332,7 @@ def test_arbitrary_bytes_never_raise(topic: str, payload: bytes) -> None:
 def test_arbitrary_json_never_raises(topic: str, value: object) -> None:
     result = parse_inbound(topic, json.dumps(value).encode(), RECV, SITE, T)
     assert isinstance(result, (Scan, SensorStatus, TeamPosition, AlertAck, DispatchReply, DeadLetter))
+    assert not isinstance(result, DeadLetter) or result.code in DEADLETTER_CODES, result.reason
     if not isinstance(value, dict):
         assert isinstance(result, DeadLetter)
 
@@ -350,6 +364,7 @@ def test_one_field_mutated_never_raises(case: tuple[str, dict, list[str | int]],
     payload = json.dumps(msg).encode()  # NaN/Infinity become literals here: invalid_json
     result = parse_inbound(topic, payload, RECV, SITE, T)
     assert isinstance(result, (Scan, DeadLetter))
+    assert not isinstance(result, DeadLetter) or result.code in DEADLETTER_CODES, result.reason
     if isinstance(result, Scan):
         assert np.isfinite(result.z).all() and np.isfinite(result.R).all()
 
