@@ -89,15 +89,16 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) -> No
 class ServiceProcess:
     """``borderwatch run`` as a child process; ``kill()`` is SIGKILL, ``start()`` starts it again."""
 
-    def __init__(self, site_file: Path, broker_url: str, state_dir: Path, *extra: str, log: Path | None = None) -> None:
+    def __init__(self, site_file: Path, broker_url: str, state_dir: Path, *extra: str, log: Path | None = None,
+                 metrics_port: int | None = None) -> None:
         self.site_file, self.broker_url, self.state_dir, self.extra = site_file, broker_url, state_dir, extra
-        self.metrics_port = free_port()
+        self.metrics_port = metrics_port or free_port()
         self.log = log or state_dir.parent / "service.log"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "borderwatch.cli", "run", "--site", str(self.site_file), "--broker", self.broker_url,
+        cmd = [sys.executable, "-m", "borderwatch.commands.run", "--site", str(self.site_file), "--broker", self.broker_url,
                "--state-dir", str(self.state_dir), "--metrics-port", str(self.metrics_port), *self.extra]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
         self.starts += 1

@@ -119,3 +119,16 @@ async def _main(site: Site, broker: str, config: ServiceConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
     await run_service(site, broker, config=config, stop=stop)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m borderwatch.commands.run``: the service alone, without importing every other command
+    (starts in about half the time of ``borderwatch run``: what a restart after a crash waits for)."""
+    parser = argparse.ArgumentParser(prog="borderwatch run")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["run", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
