@@ -110,6 +110,9 @@ def test_track_updates_build_a_trail_and_deleted_removes() -> None:
     assert len(tr["trail"]) == pic.trail_points
     assert tr["trail"][-1] == [pytest.approx(49.0049), -122.75, T0 + 49]
     assert tr["cov"] == [100.0, 5.0, 64.0]
+    # Metre-scale jitter moves the track but does not scribble on its trail.
+    pic.apply("bw/v1/tracks/main", track("T-1", T0 + 50, lat=49.0049 + 2e-5), T0 + 50)
+    assert pic.tracks["T-1"]["lat"] == pytest.approx(49.00492) and pic.tracks["T-1"]["trail"][-1][2] == T0 + 49
     # An older report arriving late does not move the track back.
     pic.apply("bw/v1/tracks/main", track("T-1", T0, lat=48.0), T0 + 60)
     assert pic.tracks["T-1"]["lat"] == pytest.approx(49.0049)

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from adapters.timefmt import from_iso
 
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-#: Trail points kept per track (about a minute at the contract's typical 1-2 s update).
-TRAIL_POINTS = 40
+#: Trail points kept per track, at least TRAIL_SPACING_M apart: a walker's last ~5 minutes,
+#: without radar jitter drawn as a scribble, and a snapshot of 1,000 tracks stays ~2 MB.
+TRAIL_POINTS = 48
+TRAIL_SPACING_M = 8.0
 #: Alert ids remembered after their end, so a late retained state cannot resurrect them.
 ENDED_MEMORY = 10_000
 
@@ -34,6 +36,12 @@ def _num(v: object) -> float | None:
         return None
     f = float(v)
     return f if math.isfinite(f) else None
+
+
+def _ground_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Equirectangular distance in metres: plenty for spacing trail points metres apart."""
+    k = 6_371_000.0 * math.pi / 180.0
+    return math.hypot((lat2 - lat1) * k, (lon2 - lon1) * k * math.cos(math.radians(lat1)))
 
 
 def _time(v: object) -> float | None:
@@ -54,6 +62,7 @@ class Picture:
     prefix: str = "bw/v1"
     track_stale_s: float = 120.0
     trail_points: int = TRAIL_POINTS
+    trail_spacing_m: float = TRAIL_SPACING_M
 
     def __post_init__(self) -> None:
         self.reset()
@@ -144,7 +153,7 @@ class Picture:
             cov_flat = None
         trail = old["trail"] if old is not None else []
         fresh = old["fresh"] if old is not None else 0
-        if not trail or trail[-1][:2] != [lat, lon]:
+        if not trail or _ground_m(trail[-1][0], trail[-1][1], lat, lon) >= self.trail_spacing_m:
             trail = (trail + [[lat, lon, t]])[-self.trail_points :]
             fresh = min(fresh + 1, self.trail_points)
         sensors = p.get("sensors")

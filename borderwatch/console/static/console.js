@@ -10,7 +10,7 @@ const KIND_LABEL = {
   loitering: "Loitering", narcotics: "Narcotics indication", sensor_offline: "Sensor offline",
 };
 const CLASS_GLYPH = { person: "●", vehicle: "■", animal: "▲", unknown: "◆" };
-const TRAIL_POINTS = 40;
+const TRAIL_POINTS = 48;  // as picture.py keeps
 
 const S = {
   site: null, mode: "live", tracks: null, alerts: new Map(), dispatch: new Map(), sensors: new Map(), teams: new Map(),
@@ -293,6 +293,13 @@ function selectAlert(id, locate) {
   if (a.lat != null) pts.push([a.lat, a.lon]);
   if (a.crossing_point && a.crossing_point.lat != null) pts.push([a.crossing_point.lat, a.crossing_point.lon]);
   for (const tid of a.track_ids) { const t = trackLayer.tracks.get(tid); if (t) pts.push([t.lat, t.lon]); }
+  // Who is responding, and where they will meet it, belong in the same view.
+  for (const d of S.dispatch.values()) {
+    if (d.alert_id !== a.alert_id) continue;
+    if (d.intercept.lat != null) pts.push([d.intercept.lat, d.intercept.lon]);
+    const team = S.teams.get(d.team_id);
+    if (team && team.lat != null) pts.push([team.lat, team.lon]);
+  }
   if (pts.length === 1) map.setView(pts[0], Math.max(map.getZoom(), 15));
   else if (pts.length > 1) map.fitBounds(pts, { padding: [80, 80], maxZoom: 16 });
   if (a.track_ids.length) selectTrack(a.track_ids[0]);
