@@ -151,9 +151,10 @@ async def run_demo(
         await asyncio.sleep(1.0)  # service and recorder subscribe before the sensors speak
         try:
             await _publish_incident(url, sim, clock, stream)
-            # Let the last scans through the reorder buffer; stop well before the radars'
-            # silence would raise sensor_offline (the recording, and so the replay, ends here).
-            await asyncio.sleep(0.5)
+            # Let the last scans through the reorder buffer (one warped second is ample),
+            # and stop well before the radars' silence would raise sensor_offline: the
+            # recording, and so the replay, ends here.
+            await asyncio.sleep(1.0 / speed)
         finally:
             stop.set()
             done = await asyncio.gather(*tasks, return_exceptions=True)

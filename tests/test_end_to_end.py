@@ -46,7 +46,7 @@ def test_simulated_crossing_reaches_a_console_as_tracks_and_alerts(mosquitto, tm
         console = asyncio.create_task(_collect(mosquitto.port, ["bw/v1/tracks/+", "bw/v1/alerts", "bw/v1/dispatch/+"], received, ready))
         await asyncio.wait_for(ready.wait(), 5)
         try:
-            return await run_demo(DEFAULT_SCENARIO, tmp_path / "demo", broker_url=mosquitto.url, speed=16.0, console_port=None, stream=open(tmp_path / "demo.log", "w"))
+            return await run_demo(DEFAULT_SCENARIO, tmp_path / "demo", broker_url=mosquitto.url, speed=10.0, console_port=None, stream=open(tmp_path / "demo.log", "w"))
         finally:
             await asyncio.sleep(0.3)
             console.cancel()
