@@ -83,6 +83,8 @@ class PipelineConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     silence_periods: float = 5.0
+    #: A track that has walked out of its sector keeps detections within this distance (m).
+    handover_m: float = 150.0
 
 
 @dataclass
@@ -215,7 +217,7 @@ class Pipeline:
     def _process_scan(self, scan: Scan) -> list[Outbound]:
         """Split a scan by sector and run tracker, alerting and dispatch on each part."""
         out: list[Outbound] = []
-        sector_idx = self.site.sector_of(scan.z[:, 0]) if scan.size else np.zeros(0, dtype=np.int64)
+        sector_idx = self._route(scan)
         for i, sector in enumerate(self.sectors):
             mask = sector_idx == i
             if not mask.any() and scan.sensor_type != SensorType.RADAR:
@@ -227,6 +229,32 @@ class Pipeline:
                 live = [r for r in reports if r.status != TrackStatus.DELETED]
                 out += self._alerts(self.alerting[sector].on_scan(part, live), scan.time)
         return out
+
+    def _route(self, scan: Scan) -> np.ndarray:
+        """Sector index of each detection: where it is, unless a live track owns it.
+
+        A detection within ``handover_m`` of a confirmed or coasting track (its position
+        predicted to the scan time) goes to that track's sector even across the sector
+        line, so an object walking from one sector into the next keeps its track and
+        ID; new objects belong to the sector they appear in.
+        """
+        idx = self.site.sector_of(scan.z[:, 0]) if scan.size else np.zeros(0, dtype=np.int64)
+        owners = [r for r in self._tracks.values() if r.status in (TrackStatus.CONFIRMED, TrackStatus.COASTING)]
+        if not scan.size or len(self.sectors) < 2 or not owners:
+            return idx
+        pos = np.array([r.x[:2] + r.x[2:4] * (scan.time - r.time) for r in owners])  # (n, 2) metres
+        sector_of_track = np.array([self.sectors.index(r.sector) for r in owners])
+        bounds = self.site.sector_bounds_east_m
+        near_line = np.abs(pos[:, :1] - bounds[None, :]).min(axis=1) < 2.0 * self.config.handover_m
+        cand = near_line | (self.site.sector_of(pos[:, 0]) != sector_of_track)  # at the line, or already across it
+        if not cand.any():
+            return idx
+        d = np.linalg.norm(scan.z[:, None, :] - pos[None, cand, :], axis=-1)  # (m, k) metres
+        nearest = np.argmin(d, axis=1)
+        claimed = d[np.arange(scan.size), nearest] <= self.config.handover_m
+        idx = idx.copy()
+        idx[claimed] = sector_of_track[cand][nearest[claimed]]
+        return idx
 
     def _after_tracker(self, sector: str, now: float, reports: list[TrackReport]) -> list[Outbound]:
         out: list[Outbound] = []

@@ -173,7 +173,7 @@ class Site(_Model):
         return [s.id for s in self.sectors] or ["main"]
 
     @cached_property
-    def _sector_bounds_east_m(self) -> np.ndarray:
+    def sector_bounds_east_m(self) -> np.ndarray:
         """East coordinate (metres) of each inner sector boundary, at the origin latitude."""
         lons = np.array([s.east_lon for s in self.sectors[:-1]], dtype=float)
         return self.frame.to_enu(np.full_like(lons, self.site.origin.lat), lons)[:, 0] if lons.size else lons
@@ -188,4 +188,4 @@ class Site(_Model):
         east = np.asarray(east_m, dtype=float)
         if not self.sectors:
             return np.zeros(east.shape, dtype=np.int64)
-        return np.searchsorted(self._sector_bounds_east_m, east, side="right").astype(np.int64)
+        return np.searchsorted(self.sector_bounds_east_m, east, side="right").astype(np.int64)
