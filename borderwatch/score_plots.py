@@ -103,17 +103,21 @@ def draw_map(ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackS
     for c in truth.crossings:
         if c.into_protected and not c.legal and c.cls != "animal":
             ax.plot(*_km(c.enu), marker="X", ms=11, color="black", zorder=6)
+    alerted_tracks = {tid for a in run.alerts for tid in a.get("track_ids", [])}
     for j, s in enumerate(series):
         if not s.live.any():
             continue
         k = _km(s.xy[s.live])
         colour = TRACK_COLOURS[j % len(TRACK_COLOURS)]
         ax.plot(k[:, 0], k[:, 1], color=colour, lw=1.0, marker=".", ms=2, zorder=4)
-        ax.annotate(s.track_id, k[-1], fontsize=7, color=colour, textcoords="offset points", xytext=(3, -8))
-    for a in run.alerts:
-        if a["state"] == "new" and a.get("lat") is not None:
-            k = _km(_ll_xy(site, a["lat"], a["lon"]))
-            ax.plot(*k, marker="*", ms=14, color=KIND_COLOUR.get(a["kind"], "grey"), mec="black", mew=0.5, zorder=7)
+        if s.track_id in alerted_tracks or len(series) <= 12:  # label what matters when there are many
+            ax.annotate(s.track_id, k[-1], fontsize=7, color=colour, textcoords="offset points", xytext=(3, -8))
+    raised = [a for a in run.alerts if a["state"] == "new" and a.get("lat") is not None]
+    false = set(report.alerts.false_alert_ids)
+    for a in raised:
+        k = _km(_ll_xy(site, a["lat"], a["lon"]))
+        ax.plot(*k, marker="*", ms=14, color=KIND_COLOUR.get(a["kind"], "grey"), mec="black", mew=0.5, zorder=7)
+        if len(raised) <= 12 or a["alert_id"] not in false:  # many alerts: name only the true ones
             ax.annotate(a["alert_id"], k, fontsize=7, textcoords="offset points", xytext=(5, 5))
     for d in run.dispatch:
         if d.get("state", "new") == "new" and d.get("intercept"):
@@ -203,8 +207,9 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
         ax.plot(times, [row] * len(times), ls="", marker="|", color="black", ms=6)
         kinds = " -> ".join(dict.fromkeys(a["kind"] for a in evs))
         sensor = f" {evs[0]['sensor_id']}" if evs[0].get("sensor_id") else ""
+        late = times[0] > 0.6 * end_min  # label to the left of late rows so it stays inside the axes
         ax.annotate(f"{aid} {kinds}{sensor}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
-                    xytext=(2, 4))
+                    xytext=(-2 if late else 2, 3), ha="right" if late else "left")
     disp = [(from_iso(d["time"]) - truth.start) / 60.0 for d in run.dispatch if d.get("state", "new") == "new"]
     rows = [order.index(d["alert_id"]) if d["alert_id"] in by_id else -1 for d in run.dispatch if d.get("state", "new") == "new"]
     ax.plot(disp, rows, ls="", marker="v", color="#1f77b4", ms=8, label="team dispatched")
@@ -223,7 +228,7 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
                 Line2D([], [], color="#d62728", ls="--", label="illegal crossing (truth)")]
     if truth.loitering:
         handles.append(plt.Rectangle((0, 0), 1, 1, color="#bcbd22", alpha=0.3, label="loitering (truth)"))
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3, axis="x")
 
 
