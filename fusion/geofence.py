@@ -62,6 +62,13 @@ class Geofence:
         shapely.prepare(self.line)
         self.protected_region = _protected_region(verts, self.protected_side)
         shapely.prepare(self.protected_region)
+        seg = np.diff(verts, axis=0)
+        length = np.linalg.norm(seg, axis=1)
+        self._cum_len = np.concatenate([[0.0], np.cumsum(length)])[:-1]  # start of each segment along the line
+        normal = np.stack([-seg[:, 1], seg[:, 0]], axis=1) / np.maximum(length, 1e-12)[:, None]
+        mid = verts[:-1] + 0.5 * seg
+        flip = ~shapely.contains_xy(self.protected_region, mid[:, 0] + normal[:, 0], mid[:, 1] + normal[:, 1])
+        self._seg_normal = np.where(flip[:, None], -normal, normal)
         self.zones: list[ZoneShape] = [_zone_shape(site, z, self.line) for z in site.zones]
         for z in self.zones:
             shapely.prepare(z.polygon)
@@ -83,27 +90,24 @@ class Geofence:
         d = shapely.distance(self.line, shapely.points(xy))
         return np.where(self.on_protected_side(xy), d, -d)
 
+    def project(self, xy: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(nearest border point (n, 2), unit normal into the protected side (n, 2)) in one pass."""
+        xy = np.atleast_2d(np.asarray(xy, dtype=float))
+        along = shapely.line_locate_point(self.line, shapely.points(xy))
+        seg = np.clip(np.searchsorted(self._cum_len, along, side="right") - 1, 0, len(self._seg_normal) - 1)
+        return shapely.get_coordinates(shapely.line_interpolate_point(self.line, along)), self._seg_normal[seg]
+
     def normal_at(self, xy: FloatArray) -> FloatArray:
         """Unit normal (n, 2) of the border segment nearest each point, pointing into the protected side.
 
-        Computed by projecting every point on every segment (n x k arrays; a border
-        has tens of vertices), which also gives the local direction for a predicted
-        crossing without a per-track loop.
+        The nearest segment comes from the distance along the line of the nearest
+        point (shapely ``line_locate_point``), looked up in the cumulative segment
+        lengths; segment normals are oriented once, when the fence is built.
         """
         xy = np.atleast_2d(np.asarray(xy, dtype=float))
-        a = self.border_xy[:-1]  # (k, 2) segment starts
-        seg = self.border_xy[1:] - a  # (k, 2)
-        seg_len2 = np.maximum(np.einsum("kd,kd->k", seg, seg), 1e-12)
-        rel = xy[:, None, :] - a[None, :, :]  # (n, k, 2)
-        t = np.clip(np.einsum("nkd,kd->nk", rel, seg) / seg_len2, 0.0, 1.0)
-        foot = a[None] + t[..., None] * seg[None]
-        nearest = np.argmin(np.einsum("nkd,nkd->nk", xy[:, None] - foot, xy[:, None] - foot), axis=1)
-        s = seg[nearest]
-        normal = np.stack([-s[:, 1], s[:, 0]], axis=1) / np.linalg.norm(s, axis=1, keepdims=True)
-        # Orient into the protected side: test a point a metre along the normal from the foot.
-        f = foot[np.arange(xy.shape[0]), nearest]
-        flip = ~shapely.contains_xy(self.protected_region, f[:, 0] + normal[:, 0], f[:, 1] + normal[:, 1])
-        return np.where(flip[:, None], -normal, normal)
+        along = shapely.line_locate_point(self.line, shapely.points(xy))
+        seg = np.clip(np.searchsorted(self._cum_len, along, side="right") - 1, 0, len(self._seg_normal) - 1)
+        return self._seg_normal[seg]
 
     def nearest_on_line(self, xy: FloatArray) -> FloatArray:
         """The point of the border line (n, 2) nearest each point (n, 2)."""
@@ -111,11 +115,13 @@ class Geofence:
         s = shapely.line_locate_point(self.line, shapely.points(xy))
         return shapely.get_coordinates(shapely.line_interpolate_point(self.line, s))
 
-    def in_port(self, xy: FloatArray) -> NDArray[np.bool_]:
-        """True where a point lies in a port of entry (crossings there are legal)."""
+    def in_port(self, xy: FloatArray, margin_m: float = 0.0) -> NDArray[np.bool_]:
+        """True where a point lies in a port of entry, or within ``margin_m`` of one (crossings there are legal)."""
         xy = np.atleast_2d(np.asarray(xy, dtype=float))
         if self.ports is None:
             return np.zeros(xy.shape[0], dtype=bool)
+        if margin_m > 0.0:
+            return shapely.dwithin(self.ports, shapely.points(xy), margin_m)
         return shapely.contains_xy(self.ports, xy[:, 0], xy[:, 1])
 
     # --- zones ----------------------------------------------------------------------

@@ -15,17 +15,20 @@ class AlertConfig:
     min_existence: float = 0.8  # tracks below this existence raise nothing (a zone's min_existence overrides inside it)
     animal_prob: float = 0.6  # a track is wildlife by label when P(animal) reaches this
     label_prob: float = 0.6  # ... and a person/vehicle by label at this; below both, motion decides
-    straightness_min: float = 0.5  # unknown-class tracks meandering more than this (net/path length) are treated as wildlife
-    straightness_window_s: float = 90.0  # history used for the straightness test
-    straightness_min_span_s: float = 30.0  # judge motion only with at least this much history
+    straightness_min: float = 0.8  # an unlabelled track is purposeful when its recent path is this straight (net / length) ...
+    purpose_speed_mps: float = 0.6  # ... and it made this much net progress, m/s ...
+    straightness_window_s: float = 90.0  # ... over this window of its history ...
+    straightness_min_span_s: float = 40.0  # ... once it has at least this much history
+    port_margin_m: float = 150.0  # crossings (and predicted crossing points) this close to a port of entry are port traffic
     # --- predicted crossing --------------------------------------------------------
     horizon_s: float = 300.0  # look this far ahead for a crossing
-    p_open: float = 0.5  # open a predicted_crossing when P(cross within horizon) reaches this
-    p_close: float = 0.2  # ... and consider it over below this (hysteresis band p_close..p_open)
+    p_open: float = 0.8  # open a predicted_crossing when P(cross within horizon) reaches this
+    p_close: float = 0.3  # ... and consider it over below this (hysteresis band p_close..p_open)
     close_hold_s: float = 30.0  # the probability must stay below p_close this long before the alert ends
     accel_psd_m2ps3: float = 0.005  # white-noise acceleration PSD widening the predicted path (walkers change pace)
     min_speed_mps: float = 0.2  # slower tracks are not predicted to cross (eta would be meaningless)
     # --- crossing ------------------------------------------------------------------
+    crossing_recent_s: float = 60.0  # a side flip this recent still opens a crossing once the track qualifies
     crossing_margin_m: float = 5.0  # a side counts only beyond this distance from the line ...
     crossing_margin_sigmas: float = 1.0  # ... or this many standard deviations of the track's cross-line position
     crossing_confirm_updates: int = 1  # updates beyond the margin on the new side before the side flips
@@ -39,7 +42,7 @@ class AlertConfig:
     loiter_distance_m: float = 100.0  # "near the line" (the simulators' truth uses 100 m ...
     loiter_exit_margin_m: float = 50.0  # hysteresis: leave the band only beyond distance + margin
     loiter_time_s: float = 300.0  # ... and 300 s): dwell this long near the line to be loitering
-    loiter_max_speed_mps: float = 0.5  # ... moving slower than this net (a walker passing through is not loitering)
+    loiter_radius_m: float = 75.0  # ... staying within this radius of one spot all that time (grazing animals move on)
     # --- narcotics -----------------------------------------------------------------
     narcotics_gate_chi2: float = 9.21  # 99 % gate (2 dof) linking a K-9 indication to a track
     narcotics_max_link_m: float = 1000.0  # never link further than this, whatever the covariances

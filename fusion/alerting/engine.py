@@ -168,10 +168,10 @@ class AlertEngine:
             return {}
         xy = np.stack([np.asarray(r.x, dtype=float)[:2] for r in fresh])
         d = self.fence.signed_distance(xy)
-        n = self.fence.normal_at(xy)
+        on_line, n = self.fence.project(xy)
         var_d = np.einsum("ni,nij,nj->n", n, np.stack([np.asarray(r.P, dtype=float)[:2, :2] for r in fresh]), n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
-        on_line = self.fence.nearest_on_line(xy)
+        in_port = self.fence.in_port(xy)
         flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
         for i, r in enumerate(fresh):
             mem = self.memory[r.track_id]
@@ -182,7 +182,9 @@ class AlertEngine:
                     mem.crossed_at, mem.crossed_xy = r.time, point
                 flips[r.track_id] = (flip, r.time, point)
             mem.observe_dwell(r.time, abs(float(d[i])), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
-            mem.observe_path(r.time, xy[i], cfg.straightness_window_s)
+            mem.observe_path(r.time, xy[i], max(cfg.straightness_window_s, cfg.loiter_time_s),
+                             cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
+            mem.via_port |= bool(in_port[i])
         return flips
 
     def _forget(self, track_id: str) -> None:
@@ -201,16 +203,17 @@ class AlertEngine:
             if z.min_existence is not None:
                 threshold = np.where(inside[:, j], np.maximum(threshold, z.min_existence), threshold)
         eligible = table.alive & (table.existence >= threshold)
-        label_animal = table.class_idx == CLASSES.index("animal")
+        animal = table.class_idx == CLASSES.index("animal")
         labelled = table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1) >= cfg.label_prob
-        unknown = ~labelled & ~label_animal  # what it is must come from how it moves
-        straight = np.array([_or_nan(self.memory[k].straightness(cfg.straightness_min_span_s)) for k in ids])
-        motion_animal = unknown & (straight < cfg.straightness_min)  # NaN (too little history) compares False
-        wildlife = label_animal | motion_animal
-        unproven = unknown & np.isnan(straight)
+        motion = [self.memory[k].moving for k in ids]
+        purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
+                               for m in motion], dtype=bool)
+        via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
+        # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
+        threat = ~animal & (labelled | purposeful) & ~via_port
         labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
         labels = np.where(eligible, labels, -1)
-        return rules.Context(now, table, feats, inside, eligible, wildlife, unproven, labels)
+        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labels)
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""
@@ -252,10 +255,6 @@ class AlertEngine:
     @staticmethod
     def eta_words(eta_s: float) -> str:
         return duration_words(eta_s)
-
-
-def _or_nan(x: float | None) -> float:
-    return float("nan") if x is None else x
 
 
 __all__ = ["AlertEngine", "AlertConfig", "BorderFeatures", "TrackTable"]

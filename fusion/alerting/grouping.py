@@ -13,16 +13,31 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+#: Up to this many tracks, groups come from a dense transitive closure; beyond, from scipy's sparse graph.
+DENSE_MAX = 150
+
 
 def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: float, speed_diff_mps: float) -> NDArray[np.int64]:
     """Group label per row; labels are numbered in order of each group's first row."""
     n = xy.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
     dpos = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=-1)
     dvel = np.linalg.norm(v[:, None, :] - v[None, :, :], axis=-1)
     adj = (dpos < distance_m) & (dvel < speed_diff_mps)
-    _, labels = connected_components(csr_matrix(adj), directed=False)
+    if n > DENSE_MAX:
+        _, labels = connected_components(csr_matrix(adj), directed=False)
+        return labels.astype(np.int64)
+    # Transitive closure by repeated squaring (log2 n boolean products): cheaper than a
+    # sparse graph for the tens of tracks a sector holds. Label = first row reachable.
+    reach = adj.astype(np.float64)
+    for _ in range(int(np.ceil(np.log2(n))) + 1):
+        nxt = np.minimum(reach @ reach + reach, 1.0)
+        if np.array_equal(nxt, reach):
+            break
+        reach = nxt
+    first = np.argmax(reach > 0, axis=1)
+    _, labels = np.unique(first, return_inverse=True)
     return labels.astype(np.int64)
 
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+#: Spacing (s) of the kept path: coarse enough to smooth radar noise and stay cheap.
+PATH_STEP_S = 5.0
+
+
 @dataclass
 class TrackMemory:
     side: int = 0  # +1 protected, -1 unprotected, 0 not yet known
@@ -24,6 +28,9 @@ class TrackMemory:
     crossing_event: str | None = None  # "into" | "out" when the side flipped in the latest batch
     near_since: float | None = None  # start of the current dwell near the line
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, east, north) recent updates
+    via_port: bool = False  # seen inside a port of entry: legal traffic, never a crossing threat
+    moving: tuple[float, float] | None = None  # (straightness, net speed) of the recent path, see motion()
+    spread_m: float = float("inf")  # spread of the dwell window, see spread()
 
     def observe_side(self, d: float, margin: float, confirm: int) -> str | None:
         """Feed one signed distance; return "into"/"out" when the side flips, else None."""
@@ -49,33 +56,54 @@ class TrackMemory:
         elif abs_d > near_m + exit_m:
             self.near_since = None
 
-    def observe_path(self, t: float, xy: np.ndarray, window_s: float) -> None:
+    def observe_path(self, t: float, xy: np.ndarray, keep_s: float, motion_window_s: float, min_span_s: float,
+                     spread_window_s: float, step_s: float = PATH_STEP_S) -> None:
+        """Keep a point every ``step_s`` seconds for ``keep_s`` (a smoothed, cheap history) and
+        refresh the motion figures from it (so they cost once per kept point, not per call)."""
+        if self.path and t - self.path[-1][0] < step_s:
+            return
         self.path.append((float(t), float(xy[0]), float(xy[1])))
-        while self.path and self.path[0][0] < t - window_s:
+        while self.path and self.path[0][0] < t - keep_s:
             self.path.pop(0)
+        self.moving = self.motion(motion_window_s, min_span_s)
+        self.spread_m = self.spread(spread_window_s)
 
-    def straightness(self, min_span_s: float) -> float | None:
-        """Net displacement over path length of the recent path (1 = straight); None if too short."""
-        if len(self.path) < 3 or self.path[-1][0] - self.path[0][0] < min_span_s:
-            return None
-        p = np.asarray(self.path)[:, 1:]
-        length = float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1)))
-        if length < 1e-6:
-            return 0.0
-        return float(np.linalg.norm(p[-1] - p[0])) / length
+    def recent(self, window_s: float) -> np.ndarray:
+        """Path points (k, 3: t, east, north) of the last ``window_s`` seconds."""
+        if not self.path:
+            return np.zeros((0, 3))
+        p = np.array(self.path)
+        return p[p[:, 0] >= p[-1, 0] - window_s]
 
-    def net_speed(self, min_span_s: float) -> float | None:
-        """Net displacement over the recent path divided by its duration, m/s; None if too short."""
-        if len(self.path) < 2 or self.path[-1][0] - self.path[0][0] < min_span_s:
+    def motion(self, window_s: float, min_span_s: float) -> tuple[float, float] | None:
+        """(straightness, net speed m/s) of the recent path; None with less than ``min_span_s`` of it.
+
+        Straightness is net displacement over path length (1 = straight line); net
+        speed is net displacement over elapsed time. Both come from the filtered
+        positions sampled every ``PATH_STEP_S``, smooth enough to tell a purposeful
+        walk from milling about.
+        """
+        p = self.recent(window_s)
+        if len(p) < 3 or p[-1, 0] - p[0, 0] < min_span_s:
             return None
-        (t0, e0, n0), (t1, e1, n1) = self.path[0], self.path[-1]
-        return float(np.hypot(e1 - e0, n1 - n0)) / (t1 - t0)
+        net = float(np.hypot(*(p[-1, 1:] - p[0, 1:])))
+        length = float(np.sum(np.linalg.norm(np.diff(p[:, 1:], axis=0), axis=1)))
+        return (net / length if length > 1e-6 else 0.0), net / float(p[-1, 0] - p[0, 0])
+
+    def spread(self, window_s: float) -> float:
+        """Largest distance (m) of the last ``window_s`` of path from its centroid."""
+        p = self.recent(window_s)[:, 1:]
+        if len(p) == 0:
+            return float("inf")
+        return float(np.max(np.linalg.norm(p - p.mean(axis=0), axis=1)))
 
     def to_dict(self) -> dict[str, object]:
         return {
             "side": self.side, "pending": self.pending, "crossed_at": self.crossed_at,
             "crossed_xy": None if self.crossed_xy is None else list(self.crossed_xy),
-            "near_since": self.near_since, "path": [list(p) for p in self.path],
+            "near_since": self.near_since, "path": [list(p) for p in self.path], "via_port": self.via_port,
+            "moving": None if self.moving is None else list(self.moving),
+            "spread_m": None if not np.isfinite(self.spread_m) else self.spread_m,
         }
 
     @classmethod
@@ -83,5 +111,7 @@ class TrackMemory:
         return cls(
             side=d["side"], pending=d["pending"], crossed_at=d["crossed_at"],
             crossed_xy=None if d["crossed_xy"] is None else tuple(d["crossed_xy"]),
-            near_since=d["near_since"], path=[tuple(p) for p in d["path"]],
+            near_since=d["near_since"], path=[tuple(p) for p in d["path"]], via_port=d["via_port"],
+            moving=None if d["moving"] is None else tuple(d["moving"]),
+            spread_m=float("inf") if d["spread_m"] is None else d["spread_m"],
         )

@@ -42,8 +42,9 @@ class Context:
     feats: BorderFeatures
     inside: NDArray[np.bool_]  # (n, z)
     eligible: NDArray[np.bool_]  # (n,)
-    wildlife: NDArray[np.bool_]  # (n,) animal label, or unknown class meandering
-    unproven: NDArray[np.bool_]  # (n,) unknown class with too little history to judge its motion
+    animal: NDArray[np.bool_]  # (n,) wildlife by label
+    threat: NDArray[np.bool_]  # (n,) may raise crossing kinds: labelled person/vehicle or purposeful motion, not port traffic
+    via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
 
 
@@ -133,13 +134,12 @@ def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
 
 def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple[str, float, tuple[float, float]]]) -> list[AlertReport]:
     cfg, t, f = eng.config, ctx.table, ctx.feats
-    allowed = ctx.eligible & ~ctx.wildlife & ~_dismissed(eng, ctx)
+    allowed = ctx.eligible & ctx.threat & ~_dismissed(eng, ctx)
     groups = _groups(ctx, allowed)
-    # An unknown-class track is predicted only once its path is known to be purposeful (straight).
-    p_ok = ~ctx.unproven
     owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, CROSSING_FAMILY))
     out = _end_merged(eng, ctx, merged, owner)
-    p = np.where(f.in_port | ~p_ok, 0.0, f.p_cross)
+    legal = eng.fence.in_port(f.crossing_xy, cfg.port_margin_m) if t.size else np.zeros(0, dtype=bool)
+    p = np.where(legal, 0.0, f.p_cross)
     margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
     side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
     # Near the line, heading over, not yet flipped: still a threat, whatever P says.
@@ -147,8 +147,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     carried: set[str] = set()
     for g, rows in enumerate(groups):
         ids = [t.ids[i] for i in rows]
-        into = [flips[k] for k in ids if k in flips and flips[k][0] == "into"]
-        into = [e for e in into if not eng.fence.in_port(np.asarray([e[2]]))[0]]
+        into = _recent_crossings(eng, ids, ctx.now)
         best = int(rows[np.argmax(p[rows])])
         p_g = float(p[best])
         alert = eng.alerts.get(owner[g]) if g in owner else None
@@ -169,7 +168,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         cls, count = _describe(eng, ctx, alert, rows)
         if into and alert.kind == "predicted_crossing":
             alert.kind = "crossing"
-            alert.info["predicted_since"] = alert.opened
+            alert.info["warned_s_before"] = round(ctx.now - alert.opened, 1)  # how long the prediction led the crossing
         if alert.kind == "crossing" and alert.direction is None or into:
             alert.direction = eng.fence.into_direction
         if alert.kind == "predicted_crossing":
@@ -219,6 +218,22 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     return out
 
 
+def _recent_crossings(eng: "AlertEngine", ids: list[str], now: float) -> list[tuple[str, float, tuple[float, float]]]:
+    """Members that crossed into the protected side within ``crossing_recent_s`` (not at a port): (id, time, point).
+
+    Recent rather than this batch only, so a track that crossed while it did not yet
+    qualify (too little history to judge its motion) still raises its crossing.
+    """
+    cfg = eng.config
+    out = []
+    for k in ids:
+        m = eng.memory[k]
+        if m.side > 0 and m.crossed_at is not None and m.crossed_xy is not None and now - m.crossed_at <= cfg.crossing_recent_s:
+            if not eng.fence.in_port(np.asarray([m.crossed_xy]), cfg.port_margin_m)[0]:
+                out.append((k, m.crossed_at, m.crossed_xy))
+    return out
+
+
 def _timer_done(alert: Alert, now: float, hold_s: float) -> bool:
     return alert.timer is not None and now - alert.timer >= hold_s
 
@@ -256,9 +271,9 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             # Heading back out towards the line is leaving, not an incursion.
             inside &= (side > 0) & (f.v_n > -cfg.min_speed_mps)
             dist = np.where(side > 0, dist, np.maximum(dist, -f.d))
-        allowed = ctx.eligible & inside & ~dismissed
+        allowed = ctx.eligible & inside & ~dismissed & ~ctx.animal
         if zone.kind != "restricted":
-            allowed &= ~ctx.wildlife
+            allowed &= ctx.threat  # watched zones: crossing threats only; restricted: anything but wildlife
         if is_buffer:
             allowed &= ~in_situation  # the crossing alert already covers this group
         groups = _groups(ctx, allowed)
@@ -301,11 +316,10 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     in_situation = np.array(
         [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
     )
-    animal = np.array([c == "animal" for c in t.class_names], dtype=bool)
-    net_speed = np.array([_nan(eng.memory[k].net_speed(cfg.straightness_min_span_s)) for k in t.ids], dtype=float)
-    slow = ~(net_speed >= cfg.loiter_max_speed_mps)  # unknown (short history) counts as slow
-    in_port = eng.fence.in_port(t.xy) if t.size else np.zeros(0, dtype=bool)
-    allowed = ctx.eligible & dwelling & slow & ~in_port & ~in_situation & ~animal & ~_dismissed(eng, ctx)
+    # Confined: the whole dwell within loiter_radius_m of one spot (a grazing animal moves on, a walker passes).
+    confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m for k in t.ids], dtype=bool)
+    allowed = (ctx.eligible & dwelling & confined & ~ctx.via_port & ~in_situation & ~ctx.animal
+               & ~_dismissed(eng, ctx))
     groups = _groups(ctx, allowed)
     owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("loitering",)))
     out = _end_merged(eng, ctx, merged, owner)
