@@ -11,6 +11,8 @@ const KIND_LABEL = {
 };
 const CLASS_GLYPH = { person: "●", vehicle: "■", animal: "▲", unknown: "◆" };
 const TRAIL_POINTS = 48;  // as picture.py keeps
+// Map symbols grow with the root font size (larger on wall screens, see console.css).
+const UI = parseFloat(getComputedStyle(document.documentElement).fontSize) / 14;
 
 const S = {
   site: null, mode: "live", tracks: null, alerts: new Map(), dispatch: new Map(), sensors: new Map(), teams: new Map(),
@@ -51,7 +53,7 @@ function operatorName() { return $("operator").value.trim() || (S.site && S.site
 const map = L.map("map", { zoomControl: true, preferCanvas: false, attributionControl: true, keyboard: true, worldCopyJump: false });
 map.attributionControl.setPrefix(false);
 L.control.scale({ metric: true, imperial: false, position: "bottomright" }).addTo(map);
-const trackLayer = new BWTrackLayer({ onSelect: selectTrack }).addTo(map);
+const trackLayer = new BWTrackLayer({ onSelect: selectTrack, scale: UI }).addTo(map);
 const staticLayers = { zones: L.layerGroup(), coverage: L.layerGroup(), border: L.layerGroup(), sensors: L.layerGroup(), grid: L.layerGroup() };
 const teamLayer = L.layerGroup().addTo(map);
 const mobileLayer = L.layerGroup().addTo(map);
@@ -59,7 +61,9 @@ const sensorMarkers = new Map();
 const coverageShapes = new Map();
 
 function svgIcon(svg, cls, size) {
-  return L.divIcon({ className: cls, html: svg, iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+  const px = Math.round(size * UI);
+  const scaled = svg.replace(/^<svg width="(\d+)" height="(\d+)"/, (_m, w, h) => `<svg width="${Math.round(w * UI)}" height="${Math.round(h * UI)}"`);
+  return L.divIcon({ className: cls, html: scaled, iconSize: [px, px], iconAnchor: [px / 2, px / 2] });
 }
 function towerIcon(state) {
   const colour = state === "offline" ? "#ff3b5c" : state === "degraded" ? "#f5c542" : state === "online" ? "#4fb3ff" : "#8b9bb0";

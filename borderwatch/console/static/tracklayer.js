@@ -12,6 +12,8 @@ const BW_CHI2_95_2D = 5.991; // chi-square, 2 degrees of freedom, 95 %
 const BW_LEAD_S = 60;
 
 const BWTrackLayer = L.Layer.extend({
+  options: { scale: 1, onSelect: null },
+
   initialize(options) {
     L.setOptions(this, options);
     this.tracks = new Map();      // id -> track (see picture.py)
@@ -86,8 +88,6 @@ const BWTrackLayer = L.Layer.extend({
     for (const [tr, p] of visible) this._heading(ctx, tr, p, mpp);
     for (const [tr, p] of visible) this._symbol(ctx, tr, p);
     if (labels || this.alertTracks.size || this.selected) {
-      ctx.font = "600 11px 'DejaVu Sans', system-ui, sans-serif";
-      ctx.textBaseline = "middle";
       for (const [tr, p] of visible) {
         if (labels || this.alertTracks.has(tr.id) || tr.id === this.selected) this._label(ctx, tr, p);
       }
@@ -141,7 +141,7 @@ const BWTrackLayer = L.Layer.extend({
   _heading(ctx, tr, p, mpp) {
     const speed = Math.hypot(tr.ve, tr.vn);
     if (speed < 0.2) return;
-    const len = Math.max(10, speed * BW_LEAD_S / mpp);
+    const len = Math.max(10 * this.options.scale, speed * BW_LEAD_S / mpp);
     ctx.beginPath();
     ctx.moveTo(p.x, p.y);
     ctx.lineTo(p.x + (tr.ve / speed) * len, p.y - (tr.vn / speed) * len);
@@ -165,19 +165,24 @@ const BWTrackLayer = L.Layer.extend({
     }
   },
 
+  /* Symbols and labels are drawn about (0, 0) and scaled with the page's font size,
+     so a wall screen gets bigger symbols, not just more pixels. */
   _symbol(ctx, tr, p) {
     const r = 6;
     const colour = this._colour(tr);
     const inAlert = this.alertTracks.has(tr.id);
+    ctx.save();
+    ctx.translate(p.x, p.y);
+    ctx.scale(this.options.scale, this.options.scale);
     if (tr.id === this.selected) {
-      ctx.beginPath(); ctx.arc(p.x, p.y, r + 7, 0, 2 * Math.PI);
+      ctx.beginPath(); ctx.arc(0, 0, r + 7, 0, 2 * Math.PI);
       ctx.strokeStyle = "#4fb3ff"; ctx.lineWidth = 2.5; ctx.setLineDash([]); ctx.stroke();
     }
     if (inAlert) {
-      ctx.beginPath(); ctx.arc(p.x, p.y, r + 4, 0, 2 * Math.PI);
+      ctx.beginPath(); ctx.arc(0, 0, r + 4, 0, 2 * Math.PI);
       ctx.strokeStyle = "#ff3b5c"; ctx.lineWidth = 2; ctx.setLineDash([]); ctx.stroke();
     }
-    this._shape(ctx, tr.cls, p.x, p.y, r);
+    this._shape(ctx, tr.cls, 0, 0, r);
     ctx.lineWidth = 2;
     ctx.strokeStyle = colour;
     if (tr.status === "coasting") ctx.setLineDash([3, 2]); else ctx.setLineDash([]);
@@ -188,24 +193,28 @@ const BWTrackLayer = L.Layer.extend({
       ctx.fillStyle = "rgba(11,17,24,0.7)"; ctx.fill(); ctx.stroke();
     }
     ctx.setLineDash([]);
-    ctx.lineWidth = 1;
     if (inAlert) {
       ctx.fillStyle = "#ff3b5c";
       ctx.font = "800 12px 'DejaVu Sans', system-ui, sans-serif";
       ctx.textAlign = "center"; ctx.textBaseline = "middle";
-      ctx.fillText("!", p.x + r + 7, p.y - r - 6);
-      ctx.textAlign = "start";
+      ctx.fillText("!", r + 7, -r - 6);
     }
+    ctx.restore();
   },
 
   _label(ctx, tr, p) {
     const text = tr.count > 1 ? `${tr.id} ×${tr.count}` : tr.id;
-    const x = p.x + 11, y = p.y + 11;
+    ctx.save();
+    ctx.translate(p.x, p.y);
+    ctx.scale(this.options.scale, this.options.scale);
+    ctx.font = "600 11px 'DejaVu Sans', system-ui, sans-serif";
+    ctx.textBaseline = "middle";
     const w = ctx.measureText(text).width + 8;
     ctx.fillStyle = "rgba(11,17,24,0.78)";
-    ctx.fillRect(x - 4, y - 8, w, 16);
+    ctx.fillRect(7, 3, w, 16);
     ctx.fillStyle = this.alertTracks.has(tr.id) ? "#ff9aac" : "#dbe4ee";
-    ctx.fillText(text, x, y);
+    ctx.fillText(text, 11, 11);
+    ctx.restore();
   },
 
   _crossings(ctx) {
@@ -218,23 +227,28 @@ const BWTrackLayer = L.Layer.extend({
         ctx.setLineDash([6, 4]); ctx.strokeStyle = "rgba(255,59,92,0.85)"; ctx.lineWidth = 1.5; ctx.stroke();
         ctx.setLineDash([]);
       }
+      ctx.save();
+      ctx.translate(q.x, q.y);
+      ctx.scale(this.options.scale, this.options.scale);
       ctx.beginPath();
-      ctx.moveTo(q.x - 7, q.y - 7); ctx.lineTo(q.x + 7, q.y + 7);
-      ctx.moveTo(q.x + 7, q.y - 7); ctx.lineTo(q.x - 7, q.y + 7);
-      ctx.strokeStyle = "#ff3b5c"; ctx.lineWidth = 3; ctx.stroke(); ctx.lineWidth = 1;
+      ctx.moveTo(-7, -7); ctx.lineTo(7, 7);
+      ctx.moveTo(7, -7); ctx.lineTo(-7, 7);
+      ctx.strokeStyle = "#ff3b5c"; ctx.lineWidth = 3; ctx.stroke();
       if (cp.label) {
         ctx.font = "700 11px 'DejaVu Sans', system-ui, sans-serif";
         ctx.textBaseline = "middle";
         const w = ctx.measureText(cp.label).width + 8;
-        ctx.fillStyle = "rgba(40,8,14,0.85)"; ctx.fillRect(q.x + 10, q.y + 4, w, 16);
-        ctx.fillStyle = "#ffd0d8"; ctx.fillText(cp.label, q.x + 14, q.y + 12);
+        ctx.fillStyle = "rgba(40,8,14,0.85)"; ctx.fillRect(10, 4, w, 16);
+        ctx.fillStyle = "#ffd0d8"; ctx.fillText(cp.label, 14, 12);
       }
+      ctx.restore();
     }
   },
 
-  /* The track nearest a click, within 14 px. */
+  /* The track nearest a click, within 14 px (scaled). */
   trackAt(containerPoint) {
-    let best = null, bestD = 14 * 14;
+    const reach = 14 * this.options.scale;
+    let best = null, bestD = reach * reach;
     for (const tr of this.tracks.values()) {
       const p = this._map.latLngToContainerPoint([tr.lat, tr.lon]);
       const d = (p.x - containerPoint.x) ** 2 + (p.y - containerPoint.y) ** 2;
