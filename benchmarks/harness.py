@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -30,6 +31,7 @@ from adapters.topics import Topics
 from fusion.site import Site
 
 ROOT = Path(__file__).resolve().parents[1]
+logging.getLogger("mqtt").setLevel(logging.ERROR)  # aiomqtt warns at > 10 publishes in flight: that is the point here
 
 
 def free_port() -> int:

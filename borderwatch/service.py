@@ -130,7 +130,7 @@ class Service:
         self._acked_ids: list[int] = []
         self._tracks: OrderedDict[str, Outbound] = OrderedDict()
         self._deadletters: deque[Outbound] = deque()
-        self._light_ready = asyncio.Event()
+        self._light_ready = {"tracks": asyncio.Event(), "deadletter": asyncio.Event()}
         self._alert_times: dict[int, float] = {}  # journal id of a "new" alert -> its observation time
         self._reported = (0, 0)  # session stats already added to the metrics: inbound drops, connects
         self.metrics_port: int | None = None
@@ -275,25 +275,32 @@ class Service:
             self._tracks.popitem(last=False)
             self.metrics.shed.labels("tracks").inc()
         self._tracks[key] = o
-        self._light_ready.set()
+        self._light_ready["tracks"].set()
 
     def _queue_deadletter(self, o: Outbound) -> None:
         if len(self._deadletters) >= self.config.deadletter_queue_max:
             self._deadletters.popleft()
             self.metrics.shed.labels("deadletter").inc()
         self._deadletters.append(o)
-        self._light_ready.set()
+        self._light_ready["deadletter"].set()
 
-    async def _light_publisher(self) -> None:
-        """Tracks and dead letters: not journalled; latest-state and bounded (see module doc)."""
+    async def _light_publisher(self, queue_name: str) -> None:
+        """Tracks or dead letters (one task each, so a dead-letter flood never holds up
+        tracks): not journalled; latest-state and bounded (see module doc)."""
         inflight: set[asyncio.Task[None]] = set()
+        ready = self._light_ready[queue_name]
         while True:
-            if not self._tracks and not self._deadletters:
-                self._light_ready.clear()
-                await self._light_ready.wait()
-            if self._tracks:
+            if queue_name == "tracks":
+                if not self._tracks:
+                    ready.clear()
+                    await ready.wait()
+                    continue
                 _, o = self._tracks.popitem(last=False)
             else:
+                if not self._deadletters:
+                    ready.clear()
+                    await ready.wait()
+                    continue
                 o = self._deadletters.popleft()
             if o.qos == 0:
                 await self.session.publish(o.topic, o.payload, 0, o.retain)
@@ -415,7 +422,8 @@ class Service:
         tasks = [
             asyncio.create_task(self.session.run(self._on_message), name="mqtt"),
             asyncio.create_task(self._tick_loop(), name="tick"),
-            asyncio.create_task(self._light_publisher(), name="publish"),
+            asyncio.create_task(self._light_publisher("tracks"), name="publish-tracks"),
+            asyncio.create_task(self._light_publisher("deadletter"), name="publish-deadletters"),
             asyncio.create_task(self._snapshot_loop(), name="snapshot"),
             asyncio.create_task(self._gauges_loop(), name="gauges"),
         ]
