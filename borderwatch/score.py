@@ -20,10 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.ingest import parse_inbound
+from adapters.recording import RecordedMessage
 from adapters.timefmt import from_iso, to_iso
+from adapters.topics import Topics
 from fusion.alert_metrics import AlertEvent, AlertMetrics, DispatchEvent, TruthTable, alert_metrics, threat_crossings
 from fusion.metrics import IdTracker, gospa
 from fusion.site import Site
+from fusion.types import Scan, SensorType
 from simulators.truth import Truth
 
 LIVE_STATUSES = ("confirmed", "coasting")
@@ -169,6 +173,36 @@ def tracking_metrics(truth: Truth, tt: TruthTable, series: list[TrackSeries], c:
     )
 
 
+@dataclass(frozen=True)
+class SensorContext:
+    """What the sensors reported (from the recording), for the map: plots, platform paths, K-9 reports."""
+
+    plots: np.ndarray  # (n, 2) ENU metres: radar and drone detections
+    platforms: dict[str, np.ndarray]  # sensor id -> (k, 2) path of a drone or K-9 handler
+    k9: list[tuple[np.ndarray, float, bool]]  # (position (2,), sigma m, narcotics)
+
+
+def sensor_context(messages: list[RecordedMessage], site: Site) -> SensorContext:
+    """Validate the recording's detection messages as the service does and keep where things were seen."""
+    plots, platforms, k9 = [], {}, []
+    for m in messages:
+        scan = parse_inbound(m.topic, m.payload, m.recv_time, site, Topics())
+        if not isinstance(scan, Scan):
+            continue
+        if scan.sensor_type == SensorType.K9:
+            for i in range(scan.size):
+                k9.append((scan.z[i], float(np.sqrt(scan.R[i, 0, 0])), bool(scan.narcotics is not None and scan.narcotics[i])))
+        else:
+            plots.append(scan.z)
+        if scan.sensor_type != SensorType.RADAR:
+            platforms.setdefault(scan.sensor_id, []).append(scan.sensor_enu[:2])
+    return SensorContext(
+        np.vstack(plots) if plots else np.zeros((0, 2)),
+        {k: np.asarray(v) for k, v in platforms.items()},
+        k9,
+    )
+
+
 def _alert_xy(p: dict, site: Site) -> tuple[float, float] | None:
     if p.get("lat") is None or p.get("lon") is None:
         return None
@@ -284,12 +318,14 @@ def markdown(r: ScoreReport, pictures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth, out_dir: Path) -> list[Path]:
+def write_report(
+    report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth, out_dir: Path, sensors: SensorContext | None = None
+) -> list[Path]:
     """Write report.json, report.md and the PNG plots; returns the paths written."""
     from borderwatch.score_plots import write_plots  # matplotlib only when drawing
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    pictures = write_plots(report, run, series, truth, out_dir)
+    pictures = write_plots(report, run, series, truth, out_dir, sensors)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
     (out_dir / "report.md").write_text(markdown(report, [p.name for p in pictures]), encoding="utf-8")
     return [out_dir / "report.json", out_dir / "report.md", *pictures]

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from shapely.geometry import LineString  # noqa: E402
 
 from adapters.timefmt import from_iso  # noqa: E402
-from borderwatch.score import RunOutputs, ScoreReport, TrackSeries, summary_lines  # noqa: E402
+from borderwatch.score import RunOutputs, ScoreReport, SensorContext, TrackSeries, summary_lines  # noqa: E402
 from fusion.site import Site  # noqa: E402
 from simulators.truth import Truth  # noqa: E402
 
@@ -62,7 +62,31 @@ def _extent(truth: Truth, run: RunOutputs, site: Site) -> tuple[float, float, fl
     return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
 
 
-def draw_map(ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth) -> None:
+def _draw_sensors(ax: Axes, sensors: SensorContext) -> list[Line2D]:
+    """Raw detections as faint dots, drone/handler paths dotted, K-9 reports as circles of one sigma."""
+    if len(sensors.plots):
+        k = _km(sensors.plots)
+        ax.plot(k[:, 0], k[:, 1], ls="", marker=".", ms=1.5, color="#555555", alpha=0.35, zorder=1)
+    for sid, path in sensors.platforms.items():
+        k = _km(path)
+        ax.plot(k[:, 0], k[:, 1], ls=":", lw=1.0, color="#8c564b", zorder=1)
+        ax.annotate(sid, k[-1], fontsize=7, color="#8c564b", textcoords="offset points", xytext=(3, 3))
+    for xy, sigma, narcotics in sensors.k9:
+        k = _km(xy)
+        ax.add_patch(plt.Circle(tuple(k), sigma / 1000.0, fill=False, ls="--", color="#8c564b", lw=1.2, zorder=6))
+        ax.plot(*k, marker="D", ms=7, color="#8c564b", zorder=6)
+        if narcotics:
+            ax.annotate("K-9: narcotics", k, fontsize=7, color="#8c564b", textcoords="offset points", xytext=(6, -10))
+    return [
+        Line2D([], [], ls="", marker=".", color="#555555", alpha=0.5, label="sensor detections (radar, drone)"),
+        Line2D([], [], ls=":", color="#8c564b", label="drone / K-9 handler path"),
+        Line2D([], [], ls="", marker="D", color="#8c564b", label="K-9 report (circle: 1 sigma)"),
+    ]
+
+
+def draw_map(
+    ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth, sensors: SensorContext | None = None
+) -> None:
     site = truth.site_model()
     x0, x1, y0, y1 = _extent(truth, run, site)
     border = site.border_enu
@@ -130,6 +154,8 @@ def draw_map(ax: Axes, report: ScoreReport, run: RunOutputs, series: list[TrackS
     ax.set_ylabel("north of site origin (km)")
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()[0]
+    if sensors is not None:
+        handles += _draw_sensors(ax, sensors)
     handles += [
         Line2D([], [], color=CLASS_COLOUR["person"], lw=3, alpha=0.4, label="truth: person"),
         Line2D([], [], color=CLASS_COLOUR["vehicle"], lw=3, alpha=0.4, label="truth: vehicle"),
@@ -232,13 +258,15 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
     ax.grid(alpha=0.3, axis="x")
 
 
-def write_plots(report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth, out_dir: Path) -> list[Path]:
+def write_plots(
+    report: ScoreReport, run: RunOutputs, series: list[TrackSeries], truth: Truth, out_dir: Path, sensors: SensorContext | None = None
+) -> list[Path]:
     """overview.png (all panels and the headline figures), then map.png, gospa.png, timeline.png."""
     n_alerts = len({a["alert_id"] for a in run.alerts})
     paths = []
     fig = plt.figure(figsize=(18, 10.5), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[1, 1.3])
-    draw_map(fig.add_subplot(grid[:, 0]), report, run, series, truth)
+    draw_map(fig.add_subplot(grid[:, 0]), report, run, series, truth, sensors)
     draw_gospa(fig.add_subplot(grid[0, 1]), report, truth)
     draw_timeline(fig.add_subplot(grid[1, 1]), report, run, truth)
     fig.suptitle("\n".join(summary_lines(report)[:4]), fontsize=10, ha="left", x=0.01)
@@ -246,7 +274,7 @@ def write_plots(report: ScoreReport, run: RunOutputs, series: list[TrackSeries],
     fig.savefig(paths[-1], dpi=100)
     plt.close(fig)
     for name, size, draw in (
-        ("map.png", (11, 10), lambda ax: draw_map(ax, report, run, series, truth)),
+        ("map.png", (11, 10), lambda ax: draw_map(ax, report, run, series, truth, sensors)),
         ("gospa.png", (12, 4.5), lambda ax: draw_gospa(ax, report, truth)),
         ("timeline.png", (12, max(3.5, 1.5 + 0.3 * n_alerts)), lambda ax: draw_timeline(ax, report, run, truth)),
     ):

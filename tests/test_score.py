@@ -170,10 +170,24 @@ def test_score_figures_on_a_crafted_run(demo_truth, tmp_path):
     assert a.dispatch_etas_s == [95.0] and a.n_dispatched_crossings == 1
 
 
+def test_sensor_context_from_recording(demo_truth):
+    from borderwatch.score import sensor_context
+
+    truth, _ = demo_truth
+    scenario = load_scenario(DEMO)
+    ctx = sensor_context(simulate(scenario, load_site(scenario.site_path)).messages, truth.site_model())
+    obj = truth.objects[0]
+    near = np.min(np.linalg.norm(ctx.plots[:, None, :] - obj.enu[None, ::10, :], axis=2), axis=1) < 40
+    assert near.sum() > 80  # the group's radar plots, among clutter
+    assert set(ctx.platforms) == {"drone-1"} and ctx.k9 == []
+
+
 def test_score_command_writes_report_and_plots(demo_truth, tmp_path, capsys):
     truth, truth_path = demo_truth
     _write_run(truth, tmp_path / "run", offset_m=5.0, gap=None)
-    assert main(["score", str(tmp_path / "run"), "--truth", str(truth_path), "--out", str(tmp_path / "rep")]) == 0
+    assert main(["simulate", str(DEMO), "--record", str(tmp_path / "demo.mcap"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "run"), "--truth", str(truth_path), "--out", str(tmp_path / "rep"), "--recording", str(tmp_path / "demo.mcap")]) == 0
     out = capsys.readouterr().out
     assert "crossings alerted (<= 30 s after): 100 % (1/1)" in out
     for name in ("report.md", "report.json", "overview.png", "map.png", "gospa.png", "timeline.png"):

@@ -1,8 +1,9 @@
-"""``borderwatch score RUN_DIR --truth TRUTH [--out REPORT_DIR]``: tracking and alert figures of a replay run.
+"""``borderwatch score RUN_DIR --truth TRUTH [--out REPORT_DIR] [--recording FILE]``: tracking and alert figures of a replay run.
 
 Reads the replay outputs in RUN_DIR and the simulator's truth file, prints the headline
 figures, and writes report.md, report.json and PNG plots (overview.png: map, GOSPA over
-time and alert timeline on one page) to REPORT_DIR (default RUN_DIR/score).
+time and alert timeline on one page) to REPORT_DIR (default RUN_DIR/score). With the
+recording, the map also shows what the sensors reported.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from borderwatch.score import score_run, summary_lines, write_report
+from adapters.recording import read_recording
+from borderwatch.score import score_run, sensor_context, summary_lines, write_report
 from simulators.truth import load_truth
 
 
@@ -24,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gospa-p", type=float, default=2.0, metavar="P", help="GOSPA order (default 2)")
     p.add_argument("--gate", type=float, default=300.0, metavar="M", help="alert-to-truth matching distance, metres (default 300)")
     p.add_argument("--max-age", type=float, default=10.0, metavar="S", help="a track report counts this long, seconds (default 10)")
+    p.add_argument("--recording", type=Path, metavar="FILE", help="the replayed recording: draw raw detections, drone/K-9 paths and K-9 reports")
     p.add_argument("--no-plots", action="store_true", help="figures only: skip report files and plots")
     p.set_defaults(func=run)
 
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         print(line)
     if not args.no_plots:
-        for path in write_report(report, outputs, series, truth, args.out or args.run_dir / "score"):
+        sensors = sensor_context(list(read_recording(args.recording)), truth.site_model()) if args.recording else None
+        for path in write_report(report, outputs, series, truth, args.out or args.run_dir / "score", sensors):
             print(path)
     return 0
