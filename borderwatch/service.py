@@ -90,6 +90,10 @@ class ServiceConfig:
     backoff_cap_s: float = 5.0
 
 
+class RecoveryError(RuntimeError):
+    """The saved state cannot be restored; the service must not start from scratch silently."""
+
+
 class Service:
     """One running service; ``run_service`` is the usual way in. Attributes are for tests and metrics."""
 
@@ -142,7 +146,14 @@ class Service:
         upto = 0
         snap = read_snapshot(self.state_dir) if self.state_dir else None
         if snap is not None:
-            self.pipeline = Pipeline.restore(self.site, self.config.pipeline, snap.pipeline)
+            try:
+                self.pipeline = Pipeline.restore(self.site, self.config.pipeline, snap.pipeline)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                # Starting afresh would reissue track and alert IDs already on consoles: refuse instead.
+                raise RecoveryError(
+                    f"{self.state_dir}/snapshot.json does not restore with this version ({type(exc).__name__}: {exc}). "
+                    "Run the version that wrote it, or move the state directory aside to start with new IDs."
+                ) from exc
             upto = snap.inbound_upto
             self.last_snapshot_wall = snap.written_at
         n = 0

@@ -143,3 +143,13 @@ def test_run_refuses_bad_options(tmp_path: Path) -> None:
     assert r.returncode == 2 and "mqtts://" in r.stderr
     r = _run_cli("--site", site, "--broker", "mqtt://x:1", env=dict(os.environ, BORDERWATCH_MQTT_PASSWORD="s3cret"))
     assert r.returncode == 2 and "--username" in r.stderr and "s3cret" not in r.stderr
+
+
+def test_snapshot_that_does_not_restore_stops_the_service_instead_of_reissuing_ids(tmp_path: Path) -> None:
+    from adapters.site_file import load_site
+    from borderwatch.service import RecoveryError, Service, ServiceConfig
+
+    write_snapshot(tmp_path, Snapshot(3, {"version": 1, "trackers": {"west": {"garbled": True}}}, 1.0))
+    svc = Service(load_site(ROOT / "configs" / "site.yaml"), "mqtt://127.0.0.1:1", ServiceConfig(state_dir=tmp_path))
+    with pytest.raises(RecoveryError, match="snapshot.json does not restore"):
+        svc.recover()

@@ -111,13 +111,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(site: Site, broker: str, config: ServiceConfig) -> int:
-    from borderwatch.service import run_service
+    from borderwatch.service import RecoveryError, run_service
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_service(site, broker, config=config, stop=stop)
+    try:
+        await run_service(site, broker, config=config, stop=stop)
+    except RecoveryError as exc:
+        logging.getLogger("borderwatch").error("cannot recover state", extra={"error": str(exc)})
+        print(f"borderwatch run: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 
