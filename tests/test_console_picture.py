@@ -191,6 +191,8 @@ def test_sensor_health_from_status_and_detections() -> None:
     assert (pic.sensors["tower-1"]["state"], pic.sensors["tower-1"]["status_t"]) == ("offline", T0)
     pic.apply("bw/v1/sensors/radar/tower-1/detections", {}, T0 + 2)
     assert (pic.sensors["tower-1"]["state"], pic.sensors["tower-1"]["last_msg_t"]) == ("online", T0 + 2)
+    pic.apply("bw/v1/sensors/radar/tower-1/status", {"state": "online", "time": to_iso(T0 - 300)}, T0 + 2.5)  # retained, old
+    assert (pic.sensors["tower-1"]["state"], pic.sensors["tower-1"]["last_msg_t"]) == ("online", T0 + 2)
     pic.apply("bw/v1/sensors/drone/drone-1/detections", {"platform": {"lat": 49.01, "lon": -122.74}}, T0 + 3)
     assert (pic.sensors["drone-1"]["lat"], pic.sensors["drone-1"]["lon"]) == (49.01, -122.74)
 

@@ -279,13 +279,15 @@ class Picture:
             s = self.sensors[sid] = {"id": sid, "type": stype, "state": "unknown", "status_t": None, "last_msg_t": None,
                                      "lat": None, "lon": None, "fixed": False}
             s["unlisted"] = True
-        s["last_msg_t"] = recv_time
         if what == "status":
             state = p.get("state")
             if isinstance(state, str):
                 s["state"] = state
+            # A retained status may be old: its own time, not its receipt, is when the sensor spoke.
             s["status_t"] = _time(p.get("time")) or recv_time
+            s["last_msg_t"] = max(s["last_msg_t"] or s["status_t"], s["status_t"])
         else:
+            s["last_msg_t"] = recv_time
             if s["state"] in ("unknown", "offline"):
                 s["state"] = "online"  # it is talking, whatever its last status said
             plat = p.get("platform")

@@ -9,6 +9,7 @@ const KIND_LABEL = {
   predicted_crossing: "Predicted crossing", crossing: "Crossing", incursion: "Incursion",
   loitering: "Loitering", narcotics: "Narcotics indication", sensor_offline: "Sensor offline",
 };
+const REPLY_LABEL = { accept: "accepted", decline: "declined", on_scene: "on scene" };
 const CLASS_GLYPH = { person: "●", vehicle: "■", animal: "▲", unknown: "◆" };
 const TRAIL_POINTS = 48;  // as picture.py keeps
 // Map symbols grow with the root font size (larger on wall screens, see console.css).
@@ -338,7 +339,7 @@ function renderTeams() {
   for (const team of S.teams.values()) {
     const d = S.dispatch.get(team.id);
     const tr = el("tr");
-    const state = d ? (d.reply ? d.reply.replace("_", " ") : d.state === "update" ? "tasked (updated)" : "tasked") : team.available === false ? "unavailable" : "idle";
+    const state = d ? (REPLY_LABEL[d.reply] || (d.state === "update" ? "tasked (updated)" : "tasked")) : team.available === false ? "unavailable" : "idle";
     const cls = d ? "tasked" : team.available === false ? "unavailable" : "idle";
     tr.append(el("td", "", team.id), el("td", `state ${cls}`, state), el("td", "", d ? d.alert_id || d.dispatch_id : "—"));
     const eta = d && d.intercept.eta_s != null ? mmss(d.intercept.eta_s - (now() - d.t)) : "";
