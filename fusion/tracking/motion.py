@@ -63,11 +63,20 @@ def transition_matrix(dt: float, sojourn_s: FloatArray) -> FloatArray:
     return _transition_cached(float(dt), tau)
 
 
+def _weighted_outer(w: FloatArray, d: FloatArray) -> FloatArray:
+    """sum_i w[n, i, j] d[n, i, j] d[n, i, j]^T -> (n, j, 4, 4), as one batched matmul."""
+    dt = np.moveaxis(d, 1, 2)  # (n, j, i, 4)
+    wt = np.moveaxis(w, 1, 2)[..., None]  # (n, j, i, 1)
+    return np.swapaxes(wt * dt, -1, -2) @ dt
+
+
 def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Moment-matched single Gaussian (n, 4), (n, 4, 4) of the mode mixture."""
-    x = np.einsum("nm,nmi->ni", mu, xm)
+    n, M = mu.shape
+    x = (mu[:, None, :] @ xm)[:, 0, :]
     d = xm - x[:, None, :]
-    P = np.einsum("nm,nmij->nij", mu, Pm + d[..., :, None] * d[..., None, :])
+    P = (mu[:, None, :] @ Pm.reshape(n, M, 16)).reshape(n, 4, 4)
+    P += _weighted_outer(mu[:, :, None], d[:, :, None, :])[:, 0]
     return x, P
 
 
@@ -77,13 +86,14 @@ def imm_predict(
     """Mix and predict every track's modes over dt seconds (module docstring)."""
     if dt <= 0.0 or xm.shape[0] == 0:
         return xm, Pm, mu
+    n, M = mu.shape
     Pi = transition_matrix(dt, sojourn_s)
-    c = mu @ Pi  # (n, M)
-    c = np.maximum(c, 1e-300)
+    c = np.maximum(mu @ Pi, 1e-300)  # (n, M)
     w = mu[:, :, None] * Pi[None, :, :] / c[:, None, :]  # (n, i, j) = mu_{i|j}
-    x0 = np.einsum("nij,nik->njk", w, xm)
+    wT = np.swapaxes(w, 1, 2)  # (n, j, i)
+    x0 = wT @ xm  # (n, j, 4)
     d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 4)
-    P0 = np.einsum("nij,nikl->njkl", w, Pm) + np.einsum("nij,nijk,nijl->njkl", w, d, d)
+    P0 = (wT @ Pm.reshape(n, M, 16)).reshape(n, M, 4, 4) + _weighted_outer(w, d)
     F, Q = cv_matrices(dt, q)
     x1 = x0 @ F.T
     P1 = F @ P0 @ F.T + Q[None]

@@ -84,6 +84,8 @@ class SectorTracker:
         self._sensor_ids = [s.id for s in site.sensors]
         self._sensor_bit = {sid: i for i, sid in enumerate(self._sensor_ids)}
         self._grid_rot: dict[tuple[float, float], float] = {}
+        self._sensor_tuples: dict[int, tuple[str, ...]] = {}
+        self._next_prune = -math.inf
         self.tab = TrackTable.empty(self._modes)
         self.t: float | None = None
         self._next_id = 1
@@ -244,8 +246,10 @@ class SectorTracker:
         return before.select(np.asarray(gone, np.int64))
 
     def _prune(self) -> None:
-        if not self._history_on() or self.t is None or not self._checkpoints:
+        """Forget history older than the OOSM window (checked every few seconds, not every step)."""
+        if not self._history_on() or self.t is None or not self._checkpoints or self.t < self._next_prune:
             return
+        self._next_prune = self.t + min(10.0, self.config.checkpoint_interval_s)
         horizon = self.t - self.config.oosm_window_s
         old = [k for k, c in enumerate(self._checkpoints) if c.time <= horizon]
         if old and old[-1] > 0:
@@ -459,27 +463,30 @@ class SectorTracker:
         return f"T-{self.sector}-{serial:06d}"
 
     def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float, dt: float = 0.0) -> list[TrackReport]:
+        """TrackReports for table rows. Arrays are fresh per call, so rows are handed out as views."""
         if tab.n == 0:
             return []
         x, P = combine(tab.xm, tab.Pm, tab.mu)
         if dt > 0.0:
             x, P = predict_combined(x, P, dt, float(np.mean(self._q)))
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
-        out = []
-        for i in range(tab.n):
-            mask = int(tab.sensors[i])
-            out.append(TrackReport(
-                track_id=self.track_id(int(tab.ids[i])),
-                time=float(now),
-                status=CODE_STATUS[int(codes[i])],
-                x=x[i].copy(),
-                P=P[i].copy(),
-                existence=float(tab.r[i]),
-                class_probs=cp[i].copy(),
-                sensors=tuple(sid for b, sid in enumerate(self._sensor_ids) if mask >> b & 1),
-                sector=self.sector,
-                count=int(tab.count[i]),
-                model_probs=tab.mu[i].copy(),
-                updated=bool(tab.last_update[i] == now),
-            ))
-        return out
+        mu = tab.mu.copy()
+        status = [CODE_STATUS[c] for c in codes.tolist()]
+        sensors = [self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
+        ids = [self.track_id(i) for i in tab.ids.tolist()]
+        updated = (tab.last_update == now).tolist()
+        r = tab.r.tolist()
+        count = tab.count.tolist()
+        t = float(now)
+        sector = self.sector
+        return [
+            TrackReport(ids[i], t, status[i], x[i], P[i], r[i], cp[i], sensors[i], sector, count[i], mu[i], updated[i])
+            for i in range(tab.n)
+        ]
+
+    def _sensor_tuple(self, mask: int) -> tuple[str, ...]:
+        got = self._sensor_tuples.get(mask)
+        if got is None:
+            got = tuple(sid for b, sid in enumerate(self._sensor_ids) if mask >> b & 1)
+            self._sensor_tuples[mask] = got
+        return got
