@@ -115,6 +115,7 @@ class Pipeline:
         self._tracks: dict[str, TrackReport] = {}  # latest report of every live track, all sectors
         self._published: dict[str, tuple[float, str]] = {}  # track id -> (track time, status) last published
         self._next_housekeeping: float | None = None
+        self._coverage: dict[str, frozenset[int]] = {}  # radar id -> sectors its coverage reaches
 
     # ------------------------------------------------------------------ inputs
     def handle(self, topic: str, payload: bytes, recv_time: float) -> list[Outbound]:
@@ -220,8 +221,8 @@ class Pipeline:
         sector_idx = self._route(scan)
         for i, sector in enumerate(self.sectors):
             mask = sector_idx == i
-            if not mask.any() and scan.sensor_type != SensorType.RADAR:
-                continue  # drone/K-9 carry no information about sectors they saw nothing in
+            if not mask.any() and i not in self._covered_sectors(scan):
+                continue  # nothing seen there, and no miss information about it either
             part = scan if mask.all() else _subscan(scan, mask)
             reports = self.trackers[sector].step(part)
             out += self._after_tracker(sector, scan.time, reports)
@@ -229,6 +230,22 @@ class Pipeline:
                 live = [r for r in reports if r.status != TrackStatus.DELETED]
                 out += self._alerts(self.alerting[sector].on_scan(part, live), scan.time)
         return out
+
+    def _covered_sectors(self, scan: Scan) -> frozenset[int]:
+        """Sectors where an empty result is information: those a radar's coverage reaches.
+
+        Drone and K-9 footprints are unknown, so they inform only where they detect.
+        """
+        if scan.sensor_type != SensorType.RADAR:
+            return frozenset()
+        cached = self._coverage.get(scan.sensor_id)
+        if cached is None:
+            spec = self.site.sensor_by_id[scan.sensor_id]
+            reach = spec.max_range_m if spec.max_range_m is not None else np.inf
+            east = float(scan.sensor_enu[0])
+            lo, hi = self.site.sector_of(np.array([east - reach, east + reach]))
+            cached = self._coverage[scan.sensor_id] = frozenset(range(int(lo), int(hi) + 1))
+        return cached
 
     def _route(self, scan: Scan) -> np.ndarray:
         """Sector index of each detection: where it is, unless a live track owns it.
