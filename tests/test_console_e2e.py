@@ -12,6 +12,7 @@ import json
 import queue
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,9 @@ def shot(pg: Any, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / name))
 
 
-def page_tracks(pg: Any) -> list[str]:
-    return pg.evaluate("() => [...window.bwConsole.trackLayer.tracks.keys()].sort()")
+def health(console: ConsoleThread) -> dict:
+    with urllib.request.urlopen(console.url + "api/health", timeout=5) as r:
+        return json.loads(r.read())
 
 
 def test_live_track_and_alert_appear_and_ack_reaches_the_broker(mosquitto: Mosquitto, mqtt: Mqtt, page: Any) -> None:
@@ -322,6 +324,13 @@ def test_layout_fits_laptop_and_wall_screens(mosquitto: Mosquitto, mqtt: Mqtt, b
         order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
         assert [order[s] for s in sev] == sorted(order[s] for s in sev)
         shot(pg, f"console-{width}x{height}.png")
+        assert health(console)["pages"] == 1
+        ctx.close()
+        # A closed page's stream is gone from the server (no queue left to fill).
+        deadline = time.monotonic() + 5
+        while health(console)["pages"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert health(console)["pages"] == 0
     finally:
         ctx.close()
         console.stop()
