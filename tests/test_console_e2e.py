@@ -19,13 +19,13 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from playwright import sync_api as playwright_sync
 
 from adapters.timefmt import from_iso, to_iso
 from borderwatch.console import serve_console, serve_replay
 from conftest import Mosquitto, free_port
 from test_console_picture import alert, small_site, track
 
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 

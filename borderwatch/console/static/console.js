@@ -380,9 +380,12 @@ function renderSensors() {
     body.append(tr);
     const m = sensorMarkers.get(s.id);
     const down = state === "offline" || state === "silent";
-    if (m) m.setIcon(towerIcon(down ? "offline" : state));
-    const cov = coverageShapes.get(s.id);
-    if (cov) cov.setStyle({ color: down ? "#ff3b5c" : "#4fb3ff", dashArray: down ? "1 6" : "3 5" });
+    if (m && m.bwState !== state) {  // radar scans touch a sensor every batch: redo its icon only on a change
+      m.bwState = state;
+      m.setIcon(towerIcon(down ? "offline" : state));
+      const cov = coverageShapes.get(s.id);
+      if (cov) cov.setStyle({ color: down ? "#ff3b5c" : "#4fb3ff", dashArray: down ? "1 6" : "3 5" });
+    }
     if (!s.fixed && s.lat != null) {
       const letter = s.type === "drone" ? "D" : s.type === "k9" ? "K9" : "?";
       const mk = L.marker([s.lat, s.lon], { keyboard: false, title: s.id, icon: svgIcon(`<svg width="26" height="20" viewBox="0 0 26 20"><rect x="1" y="1" width="24" height="18" rx="9" fill="#0b1118" stroke="#4fb3ff" stroke-width="2"/><text x="13" y="14" text-anchor="middle" font-size="10" font-weight="800" fill="#4fb3ff" font-family="DejaVu Sans, sans-serif">${letter}</text></svg>`, "mobile-icon", 26) });
