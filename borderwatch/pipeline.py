@@ -274,12 +274,13 @@ class Pipeline:
         return idx
 
     def _after_tracker(self, sector: str, now: float, reports: list[TrackReport]) -> list[Outbound]:
-        out: list[Outbound] = []
+        """Keep the live-track view, publish what changed (one batched conversion), run alerting."""
+        publish: list[TrackReport] = []
         for r in reports:
             if r.status == TrackStatus.DELETED:
                 self._tracks.pop(r.track_id, None)
                 if self._published.pop(r.track_id, None) is not None:
-                    out.append(self._track_out(r))
+                    publish.append(r)
                 continue
             self._tracks[r.track_id] = r
             if r.status == TrackStatus.TENTATIVE and not self.config.publish_tentative:
@@ -287,7 +288,11 @@ class Pipeline:
             last = self._published.get(r.track_id)
             if last is None or last[1] != r.status or (r.updated and r.time - last[0] >= self.config.track_min_interval_s):
                 self._published[r.track_id] = (r.time, str(r.status))
-                out.append(self._track_out(r))
+                publish.append(r)
+        out = [
+            Outbound(self.topics.tracks(r.sector), canonical_json(body), self.config.track_qos, False, "track")
+            for r, body in zip(publish, wire_out.track_payloads(publish, self.site))
+        ]
         out += self._alerts(self.alerting[sector].on_tracks(now, reports), now)
         return out
 
@@ -319,10 +324,6 @@ class Pipeline:
             out.append(Outbound(self.topics.dispatch(d.team_id), body, 1, False, "dispatch"))
             self.counters[f"dispatch.{d.state}"] += 1
         return out
-
-    def _track_out(self, r: TrackReport) -> Outbound:
-        body = canonical_json(wire_out.track_payload(r, self.site))
-        return Outbound(self.topics.tracks(r.sector), body, self.config.track_qos, False, "track")
 
     def _deadletter(self, d: DeadLetter) -> Outbound:
         body = canonical_json(wire_out.deadletter_payload(d))
