@@ -45,7 +45,7 @@ def _ll_xy(site: Site, lat: float, lon: float) -> np.ndarray:
 
 
 def _extent(truth: Truth, run: RunOutputs, site: Site) -> tuple[float, float, float, float]:
-    """A square around the truth people and vehicles (all truth when there are none), the
+    """A box around the truth people and vehicles (all truth when there are none), the
     target alerts and the towers within 2 km of them; stray tracks elsewhere are clipped."""
     objs = [o.enu for o in truth.objects if len(o.enu) and o.cls != "animal" and not o.legal]
     pts = objs or [o.enu for o in truth.objects if len(o.enu)]
@@ -58,15 +58,17 @@ def _extent(truth: Truth, run: RunOutputs, site: Site) -> tuple[float, float, fl
     near = [t for t in towers if np.all(t >= lo - 2000.0) and np.all(t <= hi + 2000.0)]
     if near:
         lo, hi = np.minimum(lo, np.min(near, axis=0)), np.maximum(hi, np.max(near, axis=0))
-    centre, half = (lo + hi) / 2, max(float(np.max((hi - lo) / 2)) + 300.0, 750.0)
-    return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
+    centre = (lo + hi) / 2
+    half = np.maximum((hi - lo) / 2 + 300.0, 750.0)
+    half = np.maximum(half, half[::-1] / 3.0)  # never thinner than 1:3 either way
+    return centre[0] - half[0], centre[0] + half[0], centre[1] - half[1], centre[1] + half[1]
 
 
 def _draw_sensors(ax: Axes, sensors: SensorContext) -> list[Line2D]:
     """Raw detections as faint dots, drone/handler paths dotted, K-9 reports as circles of one sigma."""
     if len(sensors.plots):
         k = _km(sensors.plots)
-        ax.plot(k[:, 0], k[:, 1], ls="", marker=".", ms=1.5, color="#555555", alpha=0.35, zorder=1)
+        ax.plot(k[:, 0], k[:, 1], ls="", marker=".", ms=1.0, color="#555555", alpha=0.25 if len(k) < 20_000 else 0.1, zorder=1)
     for sid, path in sensors.platforms.items():
         k = _km(path)
         ax.plot(k[:, 0], k[:, 1], ls=":", lw=1.0, color="#8c564b", zorder=1)
@@ -166,7 +168,7 @@ def draw_map(
         Line2D([], [], ls="", marker="P", color="#1f77b4", mec="black", ms=9, label="dispatch intercept"),
         Line2D([], [], ls="", marker="^", color="black", ms=8, label="radar tower"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.85)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.85)
     ax.set_title("Map: truth (thick), tracks (thin), alerts (stars)")
 
 
@@ -183,7 +185,11 @@ def draw_gospa(ax: Axes, report: ScoreReport, truth: Truth) -> None:
     share = lambda part: part / power * total  # noqa: E731 - heights that stack up to the total
     ax.stackplot(minutes, share(loc), share(missed), share(false), colors=["#1f77b4", "#ff7f0e", "#7f7f7f"], alpha=0.6,
                  labels=["localisation", "missed objects", "false tracks"])
-    ax.plot(minutes, total, color="black", lw=0.8, label=f"GOSPA (c={t.gospa_c_m:g} m, p={t.gospa_p:g})")
+    ax.plot(minutes, total, color="black", lw=0.8 if len(total) <= 1800 else 0.3, label=f"GOSPA (c={t.gospa_c_m:g} m, p={t.gospa_p:g})")
+    if len(total) > 1800:
+        window = 60
+        smooth = np.convolve(total, np.ones(window) / window, mode="same")
+        ax.plot(minutes, smooth, color="#d62728", lw=1.5, label="GOSPA, 1 min mean")
     _fault_spans(ax, truth)
     _crossing_lines(ax, truth)
     ax.set_xlim(0, truth.duration_s / 60.0)
@@ -195,13 +201,20 @@ def draw_gospa(ax: Axes, report: ScoreReport, truth: Truth) -> None:
 
 
 def _fault_spans(ax: Axes, truth: Truth) -> None:
-    """Shade the scenario's fault windows (offline sensors, clutter bursts, message faults)."""
+    """Shade fault windows (offline sensors, clutter bursts, ...); faults lasting the whole run are listed once."""
+    whole = []
     for f in truth.faults:
-        a = f.get("start_s", 0.0) / 60.0
-        b = (f.get("end_s") if f.get("end_s") is not None else truth.duration_s) / 60.0
-        ax.axvspan(a, b, color="#7f7f7f", alpha=0.08, hatch="//", lw=0)
-        ax.annotate(f"{f['kind']} {f['sensor']}", (a, 0.80), xycoords=("data", "axes fraction"), fontsize=7, color="#333333", zorder=10,
-                    textcoords="offset points", xytext=(2, 0))
+        a = f.get("start_s", 0.0)
+        b = f.get("end_s") if f.get("end_s") is not None else truth.duration_s
+        if a <= 0.0 and b >= truth.duration_s:
+            whole.append(f"{f['kind']} {f['sensor']}")
+            continue
+        ax.axvspan(a / 60.0, b / 60.0, color="#7f7f7f", alpha=0.08, hatch="//", lw=0)
+        ax.annotate(f"{f['kind']} {f['sensor']}", (a / 60.0, 0.80), xycoords=("data", "axes fraction"), fontsize=7, color="#333333",
+                    zorder=10, textcoords="offset points", xytext=(2, 0))
+    if whole:
+        ax.annotate("whole run: " + ", ".join(whole), (0.99, 0.97), xycoords="axes fraction", fontsize=7, color="#333333",
+                    ha="right", va="top", zorder=10)
 
 
 def _crossing_lines(ax: Axes, truth: Truth) -> None:
@@ -230,9 +243,12 @@ def draw_timeline(ax: Axes, report: ScoreReport, run: RunOutputs, truth: Truth) 
         for a, t_from, t_to in zip(evs, times, stops):  # one segment per event: the kind may change (predicted -> crossing)
             ax.plot([t_from, t_to], [row, row], color=KIND_COLOUR.get(a["kind"], "grey"), lw=6, alpha=0.4 if aid in false else 0.85,
                     solid_capstyle="butt")
-        ax.plot(times, [row] * len(times), ls="", marker="|", color="black", ms=6)
+        if len(order) <= 25:  # update ticks; with many alerts they would only blacken the rows
+            ax.plot(times, [row] * len(times), ls="", marker="|", color="black", ms=6)
         kinds = " -> ".join(dict.fromkeys(a["kind"] for a in evs))
         sensor = f" {evs[0]['sensor_id']}" if evs[0].get("sensor_id") else ""
+        if len(order) > 25 and aid in false:
+            continue  # many alerts: name only the true ones (false rows stay faded)
         late = times[0] > 0.6 * end_min  # label to the left of late rows so it stays inside the axes
         ax.annotate(f"{aid} {kinds}{sensor}" + (" (false)" if aid in false else ""), (times[0], row), fontsize=7, textcoords="offset points",
                     xytext=(-2 if late else 2, 3), ha="right" if late else "left")
@@ -264,17 +280,26 @@ def write_plots(
     """overview.png (all panels and the headline figures), then map.png, gospa.png, timeline.png."""
     n_alerts = len({a["alert_id"] for a in run.alerts})
     paths = []
-    fig = plt.figure(figsize=(18, 10.5), layout="constrained")
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[1, 1.3])
-    draw_map(fig.add_subplot(grid[:, 0]), report, run, series, truth, sensors)
-    draw_gospa(fig.add_subplot(grid[0, 1]), report, truth)
-    draw_timeline(fig.add_subplot(grid[1, 1]), report, run, truth)
+    x0, x1, y0, y1 = _extent(truth, run, truth.site_model())
+    if (x1 - x0) > 2.0 * (y1 - y0):  # a long stretch of border: map across the top, plots below
+        fig = plt.figure(figsize=(18, 12), layout="constrained")
+        grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.2])
+        draw_map(fig.add_subplot(grid[0, :]), report, run, series, truth, sensors)
+        draw_gospa(fig.add_subplot(grid[1, 0]), report, truth)
+        draw_timeline(fig.add_subplot(grid[1, 1]), report, run, truth)
+    else:
+        fig = plt.figure(figsize=(18, 10.5), layout="constrained")
+        grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[1, 1.3])
+        draw_map(fig.add_subplot(grid[:, 0]), report, run, series, truth, sensors)
+        draw_gospa(fig.add_subplot(grid[0, 1]), report, truth)
+        draw_timeline(fig.add_subplot(grid[1, 1]), report, run, truth)
     fig.suptitle("\n".join(summary_lines(report)[:4]), fontsize=10, ha="left", x=0.01)
     paths.append(out_dir / "overview.png")
     fig.savefig(paths[-1], dpi=100)
     plt.close(fig)
     for name, size, draw in (
-        ("map.png", (11, 10), lambda ax: draw_map(ax, report, run, series, truth, sensors)),
+        ("map.png", (16, max(5.0, 16 * (y1 - y0) / (x1 - x0))) if (x1 - x0) > 2.0 * (y1 - y0) else (11, 10),
+         lambda ax: draw_map(ax, report, run, series, truth, sensors)),
         ("gospa.png", (12, 4.5), lambda ax: draw_gospa(ax, report, truth)),
         ("timeline.png", (12, max(3.5, 1.5 + 0.3 * n_alerts)), lambda ax: draw_timeline(ax, report, run, truth)),
     ):
