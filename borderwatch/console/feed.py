@@ -120,11 +120,12 @@ class MqttFeed:
             settle: asyncio.Task | None = None
             try:
                 async with self._make_client() as client:
-                    self._client, self.connected, attempt = client, True, 0
+                    self._client, attempt = client, 0
                     self.connects += 1
                     if self.on_connect:
                         self.on_connect()
                     await client.subscribe([(f, 1) for f in outbound_filters(self.prefix)])
+                    self.connected = True  # only now does the console see what is published
                     if self.on_settled:
                         settle = asyncio.create_task(self._settle_later())
                     log.info("console: connected to %s:%d", self.broker.host, self.broker.port)
