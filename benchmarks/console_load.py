@@ -121,7 +121,6 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             t_nav = time.time()
             page.goto(box["url"], wait_until="domcontentloaded")
-            t_dom = time.time()
             page.wait_for_function(f"() => window.bwConsole && window.bwConsole.trackLayer.tracks.size >= {n} && window.bwConsole.trackLayer.drawCount > 0", timeout=30_000, polling=10)
             t_drawn = time.time()
             nav = page.evaluate("() => { const e = performance.getEntriesByType('navigation')[0]; return {dcl: e.domContentLoadedEventEnd, load: e.loadEventEnd}; }")
