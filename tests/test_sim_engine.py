@@ -132,6 +132,18 @@ def test_unknown_sensor_is_refused(demo):
         simulate(Scenario.model_validate(data), site)
 
 
+def test_cli_schema_validates_shipped_scenarios(tmp_path):
+    import jsonschema
+    import yaml
+
+    assert main(["simulate", "--schema", str(tmp_path / "s.json")]) == 0
+    schema = json.loads((tmp_path / "s.json").read_text())
+    for path in (ROOT / "configs" / "scenarios").glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "x", "site": "s", "start": "2026-11-25T00:00:00Z", "duration_s": -1}, schema)
+
+
 def test_cli_record_jsonl_and_mcap(tmp_path, capsys):
     for name in ("demo.jsonl", "demo.mcap"):
         assert main(["simulate", str(DEMO), "--record", str(tmp_path / name), "--quiet"]) == 0
@@ -152,6 +164,15 @@ def test_shipped_scenarios_run_and_have_their_incident(path):
     assert res.messages and res.truth.objects
     illegal = [c for c in res.truth.crossings if c.into_protected and not c.legal and c.cls != "animal"]
     assert illegal, "every shipped scenario has at least one crossing to alert"
+    # every side change of every 1 Hz path is one crossing event, in the right direction
+    for o in res.truth.objects:
+        d = signed_distance(site.border_enu, o.enu)
+        changes = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
+        events = sorted((c for c in res.truth.crossings if c.object_id == o.id), key=lambda c: c.time)
+        assert len(events) == len(changes), o.id
+        for i, c in zip(changes, events):
+            assert o.t_start + i <= c.time <= o.t_start + i + 1
+            assert c.into_protected == (d[i + 1] < 0) and c.direction == ("southbound" if d[i + 1] < 0 else "northbound")
     if path.stem == "port-of-entry-bypass":
         assert sum(c.legal for c in res.truth.crossings) > 10 and [c.object_id for c in illegal] == ["bypass-walker"]
     if path.stem == "loiterer-then-crosses":

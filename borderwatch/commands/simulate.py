@@ -8,12 +8,14 @@
   from now (a ``WarpClock`` of that speed started now agrees with the messages). Each sensor has its own MQTT 3.1.1 connection
   with a retained last will ``{"state":"offline"}`` on its status topic, so a killed
   simulator looks like dead sensors. Status messages are published retained.
+- ``--schema FILE``: write the JSON Schema of scenario files.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +30,7 @@ from adapters.timefmt import to_iso
 from adapters.topics import Topics
 from borderwatch.clock import WarpClock
 from simulators.engine import simulate
-from simulators.scenario import load_scenario
+from simulators.scenario import load_scenario, scenario_json_schema
 from simulators.truth import write_truth
 
 PROGRESS_EVERY_S = 2.0
@@ -41,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML (configs/scenarios/*.yaml)")
+    p.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO", help="scenario YAML (configs/scenarios/*.yaml)")
     out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--schema", type=Path, metavar="FILE", help="write the JSON Schema of scenario files and exit")
     out.add_argument("--record", type=Path, metavar="FILE", help="write a recording (.jsonl or .mcap), no broker")
     out.add_argument("--broker", metavar="URL", help="publish live, e.g. mqtt://127.0.0.1:1883")
     p.add_argument("--truth", type=Path, metavar="FILE", help="where to write the ground truth (default: beside --record)")
@@ -80,6 +83,13 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        args.schema.write_text(json.dumps(scenario_json_schema(), indent=2) + "\n", encoding="utf-8")
+        print(args.schema)
+        return 0
+    if args.scenario is None:
+        print("simulate: SCENARIO is required with --record or --broker", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(args.scenario)
         site = load_site(scenario.site_path)
