@@ -1,13 +1,17 @@
 """Inbound validation cost per message: valid messages of each sensor type and each class of garbage.
 
-Run: ``.venv/bin/python benchmarks/ingest_bench.py`` (prints a table; best of 5 runs).
-This is ``adapters.ingest.parse_inbound`` alone, no broker, one core.
+Run: ``.venv/bin/python benchmarks/ingest_bench.py`` (prints two tables; best of 5 runs).
+The first is ``adapters.ingest.parse_inbound`` alone, the second the outbound
+track payloads (``adapters.wire_out``) one by one and in a batch; no broker, one core. Times are CPU
+time of this process (``time.process_time``), so other work on the machine inflates
+them less than wall time would.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import timeit
 from pathlib import Path
 
@@ -67,14 +71,39 @@ CASES: list[tuple[str, str, bytes]] = [
 
 
 def main() -> None:
-    print(f"{'message':<34} {'bytes':>8} {'result':<18} {'us/msg':>9} {'msg/s':>9}")
+    print(f"{'message':<34} {'bytes':>8} {'result':<18} {'cpu us/msg':>11} {'msg/s':>9}")
     for name, topic, payload in CASES:
         result = parse_inbound(topic, payload, T0 + 0.1, SITE, T)
         what = result.code if isinstance(result, DeadLetter) else f"Scan m={result.size}"
         number = 20 if len(payload) > 50_000 else 500
-        best = min(timeit.repeat(lambda: parse_inbound(topic, payload, T0 + 0.1, SITE, T), number=number, repeat=5)) / number
-        print(f"{name:<34} {len(payload):>8} {what:<18} {best * 1e6:>9.1f} {1 / best:>9.0f}")
+        run = lambda: parse_inbound(topic, payload, T0 + 0.1, SITE, T)  # noqa: E731
+        best = min(timeit.repeat(run, number=number, repeat=5, timer=time.process_time)) / number
+        print(f"{name:<34} {len(payload):>8} {what:<18} {best * 1e6:>11.1f} {1 / best:>9.0f}")
+
+
+def track_table() -> None:
+    import numpy as np
+
+    from adapters.wire_out import track_payload, track_payloads
+    from fusion.types import TrackReport, TrackStatus
+
+    gen = np.random.default_rng(1)
+    reports = [
+        TrackReport(f"T-{i:06d}", T0, TrackStatus.CONFIRMED, np.r_[gen.uniform(-15_000, 15_000, 2), gen.normal(0, 2, 2)],
+                    np.diag([100.0, 90.0, 1.0, 1.0]), 0.9, np.array([0.7, 0.1, 0.1, 0.1]), ("tower-02",), "west",
+                    model_probs=np.array([0.8, 0.2]))
+        for i in range(100)
+    ]
+    print(f"\n{'track payloads':<34} {'cpu us/track':>12}")
+    for name, fn, n in (
+        ("track_payload, one by one", lambda: [track_payload(r, SITE) for r in reports], 100),
+        ("track_payloads, batch of 100", lambda: track_payloads(reports, SITE), 100),
+        ("track_payloads, batch of 10", lambda: track_payloads(reports[:10], SITE), 10),
+    ):
+        best = min(timeit.repeat(fn, number=10, repeat=5, timer=time.process_time)) / 10 / n
+        print(f"{name:<34} {best * 1e6:>12.1f}")
 
 
 if __name__ == "__main__":
     main()
+    track_table()
