@@ -168,6 +168,7 @@ def test_live_track_and_alert_appear_and_ack_reaches_the_broker(mosquitto: Mosqu
         mqtt.pub("bw/v1/alerts", alert("A-2", now, severity="critical", kind="incursion", track_ids=["T-1"],
                                        eta_s=None, crossing_point=None, summary="person inside buffer-500m"))
         page.wait_for_selector("li.alert[data-id='A-2']", timeout=10_000)
+        assert page.locator("#announce").inner_text() == "New CRITICAL alert: Incursion. person inside buffer-500m"
         page.wait_for_function("() => window.bwConsole.trackLayer.tracks.size === 1", timeout=10_000)
         page.wait_for_function("() => window.bwConsole.trackLayer.tracks.get('T-1').trail.length === 5", timeout=10_000)
         # Most severe first; severity is written out, not only coloured.

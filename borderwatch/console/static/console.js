@@ -165,6 +165,11 @@ function applyBatch(d) {
     delete t.trail_add;
     tracks.set(t.id, t);
   }
+  // Screen readers hear each new alert once (the list itself is not a live region: it updates 4 times a second).
+  const fresh = (d.alerts || []).filter((a) => !S.alerts.has(a.alert_id));
+  if (fresh.length) {
+    $("announce").textContent = fresh.map((a) => `New ${SEV_LABEL[a.severity] || a.severity} alert: ${KIND_LABEL[a.kind] || a.kind}. ${a.summary || ""}`).join(" ");
+  }
   for (const [key, table, idKey] of [["alerts", S.alerts, "alert_id"], ["dispatch", S.dispatch, "team_id"], ["sensors", S.sensors, "id"], ["teams", S.teams, "id"]]) {
     for (const id of d["removed_" + key] || []) table.delete(id);
     for (const x of d[key] || []) table.set(x[idKey], x);
