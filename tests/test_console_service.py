@@ -1,7 +1,7 @@
 """The whole chain in a browser: simulated radar scans -> live service -> console page -> ack -> service.
 
 A group of four walks south across the line near tower-02 (the ``make demo`` incident,
-configs/scenarios/demo-group-crossing.yaml, 4 minutes) played at 10x through a real mosquitto and the live
+configs/scenarios/demo-group-crossing.yaml, its first 3 minutes) played at 10x through a real mosquitto and the live
 service on a shared warped clock, as ``make demo`` does. The page must show the
 track and an alert; pressing Ack must reach the service, which echoes it on the
 alert (its state on the MQTT side changes), and the page shows it confirmed.
@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED = 10.0
+#: The group crosses at about 157 s; the incident is cut 20 s after that.
+DURATION_S = 180.0
 
 
 def test_simulated_crossing_shows_on_the_page_and_ack_reaches_the_service(
@@ -39,7 +41,7 @@ def test_simulated_crossing_shows_on_the_page_and_ack_reaches_the_service(
 ) -> None:
     scenario = load_scenario(ROOT / "configs" / "scenarios" / "demo-group-crossing.yaml")
     clock = WarpClock(SPEED)
-    scenario = scenario.model_copy(update={"start": to_iso(clock.start + 2.0 * SPEED)})
+    scenario = scenario.model_copy(update={"start": to_iso(clock.start + 2.0 * SPEED), "duration_s": DURATION_S})
     site = load_site(scenario.site_path)
     sim = simulate(scenario, site)
 
