@@ -61,9 +61,12 @@ def _json_object_or_none(text: str) -> dict | None:
 
     try:
         obj = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+        if not isinstance(obj, dict):
+            return None
+        canonical_json(obj)  # 1e400 parses to inf, which has no JSON form: keep the text
     except (ValueError, RecursionError):
         return None
-    return obj if isinstance(obj, dict) else None
+    return obj
 
 
 def canonical_json(obj: object) -> bytes:
