@@ -77,11 +77,19 @@ def _resolution_clusters(scan: np.ndarray, range_m: np.ndarray, bearing_deg: np.
 
 
 def polar_of(site: Site, spec: SensorSpec, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ground range (m) and bearing (deg from true north at the tower) of site ENU points (..., 2)."""
-    with np.errstate(invalid="ignore"):
-        lat, lon = site.frame.to_geodetic_2d(xy[..., 0], xy[..., 1])
+    """Ground range (m) and bearing (deg from true north at the tower) of site ENU points (..., 2);
+    NaN where a point is NaN (only the finite points are converted: most entities are absent most of the time)."""
+    flat = np.asarray(xy, dtype=float).reshape(-1, 2)
+    ok = np.isfinite(flat).all(axis=1)
+    rng = np.full(len(flat), np.nan)
+    brg = np.full(len(flat), np.nan)
+    if ok.any():
+        lat, lon = site.frame.to_geodetic_2d(flat[ok, 0], flat[ok, 1])
         enu = LocalFrame(spec.lat, spec.lon, 0.0).to_enu(lat, lon, 0.0)
-    return np.hypot(enu[..., 0], enu[..., 1]), np.degrees(np.arctan2(enu[..., 0], enu[..., 1])) % 360.0
+        rng[ok] = np.hypot(enu[..., 0], enu[..., 1])
+        brg[ok] = np.degrees(np.arctan2(enu[..., 0], enu[..., 1])) % 360.0
+    shape = np.shape(xy)[:-1]
+    return rng.reshape(shape), brg.reshape(shape)
 
 
 def simulate_radar(
