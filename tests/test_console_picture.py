@@ -299,6 +299,15 @@ def test_replay_refuses_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
         load_run(tmp_path)
 
 
+def test_countdowns_run_from_the_earlier_of_message_time_and_receipt() -> None:
+    pic = picture()
+    pic.apply("bw/v1/alerts/state/A-1", alert("A-1", T0), T0 + 300)  # retained: sent 5 min ago
+    pic.apply("bw/v1/alerts", alert("A-2", T0 + 500), T0 + 400)  # the service's clock runs ahead of ours
+    pic.apply("bw/v1/alerts", alert("A-2", T0 + 520, state="update"), T0 + 410)
+    assert (pic.alerts["A-1"]["ref_t"], pic.alerts["A-1"]["first_ref_t"]) == (T0, T0)
+    assert (pic.alerts["A-2"]["ref_t"], pic.alerts["A-2"]["first_ref_t"]) == (T0 + 410, T0 + 400)
+
+
 def test_eta_fields_survive_for_countdowns() -> None:
     pic = picture()
     pic.apply("bw/v1/alerts", alert("A-1", T0, eta_s=None, crossing_point=None), T0)

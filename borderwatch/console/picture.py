@@ -7,6 +7,11 @@ returns only what changed since the last call, so the stream sends coalesced
 batches (one per tick, however many messages came in) instead of one event per
 message; ``snapshot()`` is the whole picture for a page that (re)connects.
 
+Countdowns (alert ETA, intercept ETA, time open) run from ``ref_t``: the message's
+``time``, or its receipt on the console's clock when that is earlier. A retained alert
+from minutes ago counts from its own time; a service whose clock runs ahead (skew, or
+a demo's warped clock not shared with the console) cannot show a negative age.
+
 Bad payloads never raise: they are counted in ``bad_messages`` and dropped,
 because a console must keep showing what it can.
 """
@@ -104,14 +109,14 @@ class Picture:
         if head == "tracks" and len(parts) == 2 and payload is not None:
             return self._track(payload, recv_time) or self._bad()
         if head == "alerts" and len(parts) == 1 and payload is not None:
-            return self._alert(payload, retained=False) or self._bad()
+            return self._alert(payload, recv_time, retained=False) or self._bad()
         if head == "alerts" and len(parts) == 3 and parts[1] == "state":
             if payload is None or not payload:
                 self._remove("alerts", parts[2])
                 return True
-            return self._alert(payload, retained=True) or self._bad()
+            return self._alert(payload, recv_time, retained=True) or self._bad()
         if head == "dispatch" and len(parts) == 2 and payload is not None:
-            return self._dispatch(parts[1], payload) or self._bad()
+            return self._dispatch(parts[1], payload, recv_time) or self._bad()
         if head == "dispatch" and len(parts) == 3 and parts[2] == "reply" and payload is not None:
             return self._reply(parts[1], payload) or self._bad()
         if head == "sensors" and len(parts) == 4 and parts[3] in ("status", "detections"):
@@ -178,7 +183,7 @@ class Picture:
         self._touch("tracks", tid)
         return True
 
-    def _alert(self, p: dict, retained: bool) -> bool:
+    def _alert(self, p: dict, recv_time: float, retained: bool) -> bool:
         aid, t = p.get("alert_id"), _time(p.get("time"))
         if not isinstance(aid, str) or not aid or t is None:
             return False
@@ -203,6 +208,8 @@ class Picture:
             "alert_id": aid,
             "t": t,
             "first_t": old["first_t"] if old is not None else t,
+            "ref_t": min(t, recv_time),
+            "first_ref_t": old["first_ref_t"] if old is not None else min(t, recv_time),
             "severity": severity,
             "rank": SEVERITY_RANK.get(severity, len(SEVERITY_RANK)),
             "track_ids": [str(x) for x in track_ids] if isinstance(track_ids, list) else [],
@@ -232,7 +239,7 @@ class Picture:
             acks = acks + [{"action": echo["action"], "operator": str(echo.get("operator", "")), "t": t, "seq": seq}]
         return acks
 
-    def _dispatch(self, team_id: str, p: dict) -> bool:
+    def _dispatch(self, team_id: str, p: dict, recv_time: float) -> bool:
         t = _time(p.get("time"))
         if t is None or not isinstance(p.get("dispatch_id"), str):
             return False
@@ -250,6 +257,7 @@ class Picture:
             "dispatch_id": p["dispatch_id"],
             "alert_id": p.get("alert_id"),
             "t": t,
+            "ref_t": min(t, recv_time),
             "state": str(p.get("state", "new")),
             "target": {"lat": _num(target.get("lat")), "lon": _num(target.get("lon"))},
             "intercept": {"lat": _num(intercept.get("lat")), "lon": _num(intercept.get("lon")), "eta_s": _num(intercept.get("eta_s"))},

@@ -193,7 +193,7 @@ function renderAll(d) {
   for (const a of S.alerts.values()) {
     for (const id of a.track_ids) alertTracks.add(id);
     if (a.crossing_point && a.crossing_point.lat != null) {
-      const rem = a.eta_s != null ? a.eta_s - (now() - a.t) : null;
+      const rem = a.eta_s != null ? a.eta_s - (now() - a.ref_t) : null;
       crossings.push({ lat: a.crossing_point.lat, lon: a.crossing_point.lon, fromLat: a.lat, fromLon: a.lon,
         label: rem != null ? `${a.alert_id} ETA ${mmss(Math.max(0, rem))}` : a.alert_id });
     }
@@ -217,7 +217,7 @@ function sortedAlerts() {
   return [...S.alerts.values()].sort((a, b) =>
     (a.rank - b.rank) ||
     ((a.eta_s == null) - (b.eta_s == null)) ||
-    ((a.eta_s != null && b.eta_s != null) ? (a.t + a.eta_s) - (b.t + b.eta_s) : 0) ||
+    ((a.eta_s != null && b.eta_s != null) ? (a.ref_t + a.eta_s) - (b.ref_t + b.eta_s) : 0) ||
     (a.first_t - b.first_t) || (a.alert_id < b.alert_id ? -1 : 1));
 }
 
@@ -269,11 +269,11 @@ function updateAlertElement(li, a) {
 function updateEta(li, a) {
   const eta = li.querySelector(".eta");
   if (a.eta_s != null) {
-    const rem = a.eta_s - (now() - a.t);
+    const rem = a.eta_s - (now() - a.ref_t);
     eta.textContent = rem > 0 ? `ETA ${mmss(rem)}` : `due ${mmss(-rem)} ago`;
     eta.className = "eta" + (rem <= 0 ? " past" : rem < 60 ? " soon" : "");
   } else {
-    eta.textContent = `open ${mmss(now() - a.first_t)}`;
+    eta.textContent = `open ${mmss(Math.max(0, now() - a.first_ref_t))}`;
     eta.className = "eta";
   }
 }
@@ -347,7 +347,7 @@ function renderTeams() {
     const state = d ? (REPLY_LABEL[d.reply] || (d.state === "update" ? "tasked (updated)" : "tasked")) : team.available === false ? "unavailable" : "idle";
     const cls = d ? "tasked" : team.available === false ? "unavailable" : "idle";
     tr.append(el("td", "", team.id), el("td", `state ${cls}`, state), el("td", "", d ? d.alert_id || d.dispatch_id : "—"));
-    const eta = d && d.intercept.eta_s != null ? mmss(d.intercept.eta_s - (now() - d.t)) : "";
+    const eta = d && d.intercept.eta_s != null ? mmss(Math.max(0, d.intercept.eta_s - (now() - d.ref_t))) : "";
     const etaTd = el("td", "num", eta);
     etaTd.dataset.team = team.id;
     tr.append(etaTd);
@@ -419,7 +419,7 @@ function renderTrackCard() {
     ["Class", `${CLASS_GLYPH[t.cls] || "◆"} ${t.cls}${t.count > 1 ? ` ×${t.count}` : ""}`],
     ["Status", t.status], ["Speed", `${speed.toFixed(1)} m/s`], ["Heading", speed > 0.2 ? `${heading.toFixed(0)}°` : "—"],
     ["Position σ", sd != null ? `${sd.toFixed(0)} m` : "—"], ["Existence", t.existence != null ? t.existence.toFixed(2) : "—"],
-    ["Sensors", t.sensors.join(", ") || "—"], ["Sector", t.sector || "—"], ["Updated", `${hms(t.t)} (${ago(t.t)})`],
+    ["Sensors", t.sensors.join(", ") || "—"], ["Sector", t.sector || "—"], ["Updated", `${hms(t.t)} (${ago(Math.min(t.t, now()))})`],
   ];
   card.textContent = "";
   card.append(el("h3", "", t.id));
@@ -512,7 +512,7 @@ setInterval(() => {
   for (const td of document.querySelectorAll("#sensors td[data-sensor]")) { const s = S.sensors.get(td.dataset.sensor); if (s) td.textContent = ago(s.last_msg_t); }
   for (const td of document.querySelectorAll("#teams td[data-team]")) {
     const d = S.dispatch.get(td.dataset.team);
-    td.textContent = d && d.intercept.eta_s != null ? mmss(Math.max(0, d.intercept.eta_s - (now() - d.t))) : "";
+    td.textContent = d && d.intercept.eta_s != null ? mmss(Math.max(0, d.intercept.eta_s - (now() - d.ref_t))) : "";
   }
   if (S.alerts.size) renderAll({});  // moves crossing-point ETA labels
 }, 1000);
