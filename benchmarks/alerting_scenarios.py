@@ -7,22 +7,19 @@ ports), how many were alerted before or at most 30 s after the crossing, lead ti
 (median, 10th percentile) for those alerted ahead, false alerts and false alerts
 per simulated hour, and dispatch orders.
 
-Scoring here is self-contained (an alert is matched to the truth object nearest
-its first position at its first time, within ``MATCH_M``), so the alert engine can
-be tuned without the score command; ``fusion.alert_metrics`` (``borderwatch
-score``) is the project's reference scoring and may match differently.
+Scoring is the project's reference (``borderwatch.score.score_run`` over
+``fusion.alert_metrics``): crossing kinds within 300 m of the object at an event
+time count, false alerts are target-kind alerts that never come near a person or
+vehicle that is not port traffic.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,72 +27,36 @@ sys.path.insert(0, str(ROOT))
 from borderwatch.replay import replay_messages  # noqa: E402
 from simulators.engine import simulate  # noqa: E402
 from simulators.scenario import load_scenario  # noqa: E402
-from simulators.truth import Truth  # noqa: E402
 from adapters.site_file import load_site  # noqa: E402
-from adapters.timefmt import from_iso  # noqa: E402
-
-MATCH_M = 150.0  # an alert belongs to the truth object within this distance of where it says it is
-AFTER_S = 30.0  # a crossing counts as alerted if the alert came at most this long after it
-CROSSING_KINDS = ("predicted_crossing", "crossing", "incursion")
-
-
-def truth_position(truth: Truth, t: float) -> tuple[list[str], np.ndarray]:
-    grid = truth.start + round((t - truth.start) / truth.dt_s) * truth.dt_s
-    return truth.positions_at(grid)
+from borderwatch.score import score_run  # noqa: E402
+from simulators.truth import Truth  # noqa: E402
 
 
 def score(truth: Truth, run_dir: Path) -> dict[str, object]:
-    site = truth.site_model()
-    alerts = [json.loads(line)["payload"] for line in (run_dir / "alerts.jsonl").read_text().splitlines()]
-    dispatch = [json.loads(line)["payload"] for line in (run_dir / "dispatch.jsonl").read_text().splitlines()]
-    objects = truth.object_by_id()
+    """The project's reference alert figures (``borderwatch score``) for one replay output."""
+    report, run, _ = score_run(run_dir, truth)
+    m = report.alerts
     first: dict[str, dict] = {}
-    for a in alerts:
+    for a in run.alerts:
         first.setdefault(a["alert_id"], a)
-    # Which truth object each alert was about (by its first position; track ids are the tracker's, not truth's).
-    owner: dict[str, str | None] = {}
-    for aid, a in first.items():
-        if a.get("lat") is None:
-            owner[aid] = None
-            continue
-        ids, xy = truth_position(truth, from_iso(a["time"]))
-        if not ids:
-            owner[aid] = None
-            continue
-        p = site.frame.to_enu(a["lat"], a["lon"])[:2]
-        d = np.linalg.norm(xy - p, axis=1)
-        owner[aid] = ids[int(np.argmin(d))] if d.min() <= MATCH_M else None
-    threats = [c for c in truth.crossings if c.into_protected and not c.legal and c.cls in ("person", "vehicle")]
-    leads, alerted = [], 0
-    for c in threats:
-        times = [from_iso(first[aid]["time"]) for aid in first
-                 if owner[aid] == c.object_id and first[aid]["kind"] in CROSSING_KINDS]
-        ok = [t for t in times if t <= c.time + AFTER_S]
-        if ok:
-            alerted += 1
-            leads.append(c.time - min(ok))
-    false = []
-    for aid, a in first.items():
-        if a["kind"] == "sensor_offline":
-            continue
-        obj = objects.get(owner[aid]) if owner[aid] else None
-        if obj is None or obj.cls == "animal" or obj.legal:
-            false.append(a)
-        elif a["kind"] in CROSSING_KINDS and not any(c.object_id == obj.id and c.into_protected for c in truth.crossings):
-            false.append(a)
-    hours = truth.duration_s / 3600.0
-    lead = np.asarray(leads)
+    by_id = set(m.false_alert_ids)
     return {
-        "threats": len(threats),
-        "alerted": alerted,
-        "lead_med": float(np.median(lead)) if lead.size else float("nan"),
-        "lead_p10": float(np.percentile(lead, 10)) if lead.size else float("nan"),
+        "threats": m.n_crossings,
+        "alerted": m.n_alerted,
+        "lead_med": m.lead_median_s,
+        "lead_p10": m.lead_p10_s,
         "alerts": len(first),
-        "false": len(false),
-        "false_per_h": len(false) / hours,
-        "dispatch_new": sum(d["state"] == "new" for d in dispatch),
-        "false_list": [(a["alert_id"], a["kind"], a["summary"], owner[a["alert_id"]]) for a in false],
+        "false": len(m.false_alert_ids),
+        "false_per_h": m.false_alerts_per_hour,
+        "dispatch_new": sum(d.get("state") == "new" for d in run.dispatch),
+        "eta_med": m.dispatch_eta_median_s,
+        "missed": [(c.object_id, c.cls) for c in m.crossings if not c.alerted],
+        "false_list": [(aid, first[aid]["kind"], first[aid]["summary"]) for aid in sorted(by_id) if aid in first],
     }
+
+
+def _f(x: float | None, width: int) -> str:
+    return f"{x:>{width}.0f}" if x is not None else f"{'-':>{width}}"
 
 
 def main() -> int:
@@ -104,7 +65,8 @@ def main() -> int:
     ap.add_argument("--details", action="store_true", help="list the false alerts")
     args = ap.parse_args()
     paths = args.scenarios or sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))
-    print(f"{'scenario':30} {'xings':>5} {'alerted':>7} {'lead med':>8} {'lead p10':>8} {'alerts':>6} {'false':>5} {'false/h':>7} {'disp':>4} {'time s':>6}")
+    print(f"{'scenario':28} {'xings':>5} {'alerted':>7} {'lead med':>8} {'lead p10':>8} {'alerts':>6} {'false':>5} "
+          f"{'false/h':>7} {'orders':>6} {'eta med':>7} {'time s':>6}")
     for path in paths:
         t0 = time.monotonic()
         scenario = load_scenario(path)
@@ -113,9 +75,12 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             replay_messages(result.messages, site, Path(tmp))
             s = score(result.truth, Path(tmp))
-        print(f"{scenario.name:30} {s['threats']:>5} {s['alerted']:>7} {s['lead_med']:>8.0f} {s['lead_p10']:>8.0f} "
-              f"{s['alerts']:>6} {s['false']:>5} {s['false_per_h']:>7.1f} {s['dispatch_new']:>4} {time.monotonic() - t0:>6.1f}")
+        print(f"{scenario.name:28} {s['threats']:>5} {s['alerted']:>7} {_f(s['lead_med'], 8)} {_f(s['lead_p10'], 8)} "
+              f"{s['alerts']:>6} {s['false']:>5} {s['false_per_h']:>7.1f} {s['dispatch_new']:>6} {_f(s['eta_med'], 7)} "
+              f"{time.monotonic() - t0:>6.1f}", flush=True)
         if args.details:
+            for m in s["missed"]:
+                print("    missed:", *m)
             for f in s["false_list"]:
                 print("    false:", *f)
     return 0

@@ -184,11 +184,11 @@ def test_animals_low_existence_and_tentative_tracks_raise_no_crossing() -> None:
 def test_meandering_unknown_track_is_treated_as_wildlife() -> None:
     eng = AlertEngine(SITE, "main")
     events = []
-    e, n = 0.0, 150.0
-    for k in range(500):  # circling at 1.2 m/s (a turn every ~36 s) while drifting south at 0.2 m/s, crosses at ~750 s
+    e, n = 0.0, 280.0
+    for k in range(450):  # circling at 1.2 m/s (a turn every ~36 s) while drifting south at 0.4 m/s, crosses at ~700 s
         t = T0 + 2 * k
         heading = 0.35 * k
-        ve, vn = 1.2 * np.sin(heading), 1.2 * np.cos(heading) - 0.2
+        ve, vn = 1.2 * np.sin(heading), 1.2 * np.cos(heading) - 0.4
         e, n = e + 2 * ve, n + 2 * vn
         events += eng.on_tracks(t, [report("T-1", t, e, n, ve, vn, cls="unknown")])
     assert n < -10.0, "it did cross"

@@ -14,11 +14,11 @@ class AlertConfig:
     # --- noise control -------------------------------------------------------------
     min_existence: float = 0.8  # tracks below this existence raise nothing (a zone's min_existence overrides inside it)
     animal_prob: float = 0.6  # a track is wildlife by label when P(animal) reaches this
-    label_prob: float = 0.6  # ... and a person/vehicle by label at this; below both, motion decides
+    label_prob: float = 0.8  # ... and a person/vehicle by label at this (radar-only tracks sit near 0.6); below both, motion decides
     straightness_min: float = 0.8  # an unlabelled track is purposeful when its recent path is this straight (net / length) ...
     purpose_speed_mps: float = 0.6  # ... and it made this much net progress, m/s ...
-    straightness_window_s: float = 90.0  # ... over this window of its history ...
-    straightness_min_span_s: float = 40.0  # ... once it has at least this much history
+    straightness_window_s: float = 60.0  # ... over this window of its history ...
+    straightness_min_span_s: float = 30.0  # ... once it has at least this much history
     port_margin_m: float = 150.0  # crossings (and predicted crossing points) this close to a port of entry are port traffic
     # --- predicted crossing --------------------------------------------------------
     horizon_s: float = 300.0  # look this far ahead for a crossing
@@ -36,13 +36,14 @@ class AlertConfig:
     alert_outbound_crossings: bool = False  # also alert crossings out of the protected side
     # --- incursion -----------------------------------------------------------------
     buffer_incursion_unprotected_side: bool = False  # buffer zones straddle the line; by default only the protected half raises incursions
+    buffer_incursion_needs_label: bool = True  # ... and only for tracks labelled person/vehicle (radar-only tracks: crossing kinds cover them)
     zone_exit_margin_m: float = 20.0  # a track must be this far outside a zone ...
     zone_exit_hold_s: float = 30.0  # ... this long before its incursion ends
     # --- loitering -----------------------------------------------------------------
     loiter_distance_m: float = 100.0  # "near the line" (the simulators' truth uses 100 m ...
     loiter_exit_margin_m: float = 50.0  # hysteresis: leave the band only beyond distance + margin
     loiter_time_s: float = 300.0  # ... and 300 s): dwell this long near the line to be loitering
-    loiter_radius_m: float = 75.0  # ... staying within this radius of one spot all that time (grazing animals move on)
+    loiter_radius_m: float = 45.0  # ... staying within this radius of one spot all that time (grazing animals move on)
     # --- narcotics -----------------------------------------------------------------
     narcotics_gate_chi2: float = 9.21  # 99 % gate (2 dof) linking a K-9 indication to a track
     narcotics_max_link_m: float = 1000.0  # never link further than this, whatever the covariances

@@ -210,10 +210,11 @@ class AlertEngine:
                                for m in motion], dtype=bool)
         via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
-        threat = ~animal & (labelled | purposeful) & ~via_port
+        loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
+        threat = ~animal & (labelled | purposeful | loitered) & ~via_port
         labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
         labels = np.where(eligible, labels, -1)
-        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labels)
+        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels)
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""

@@ -45,6 +45,7 @@ class Context:
     animal: NDArray[np.bool_]  # (n,) wildlife by label
     threat: NDArray[np.bool_]  # (n,) may raise crossing kinds: labelled person/vehicle or purposeful motion, not port traffic
     via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
+    labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
 
 
@@ -276,6 +277,8 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             allowed &= ctx.threat  # watched zones: crossing threats only; restricted: anything but wildlife
         if is_buffer:
             allowed &= ~in_situation  # the crossing alert already covers this group
+            if cfg.buffer_incursion_needs_label:
+                allowed &= ctx.labelled
         groups = _groups(ctx, allowed)
         owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("incursion",), zone.id))
         out += _end_merged(eng, ctx, merged, owner)
@@ -320,6 +323,8 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m for k in t.ids], dtype=bool)
     allowed = (ctx.eligible & dwelling & confined & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
+    for i in np.flatnonzero(allowed):
+        eng.memory[t.ids[i]].loitered = True
     groups = _groups(ctx, allowed)
     owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("loitering",)))
     out = _end_merged(eng, ctx, merged, owner)
