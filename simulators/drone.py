@@ -45,12 +45,18 @@ def simulate_drone(
     s_idx, o_idx = np.nonzero(seen)
     n = s_idx.size
     pos = obj[s_idx, o_idx] + model.sigma_m * rng.standard_normal((n, 2))
-    true_cls = [motion.objects[j].cls for j in o_idx]
-    rows = np.array([[getattr(model.confusion[c], r) for r in REPORTED] for c in true_cls]).reshape(n, 4)
+    # per object once, then indexed per detection
+    obj_cls = np.array([REPORTED.index(o.cls) for o in motion.objects], dtype=np.int64)
+    obj_count = np.array([o.count for o in motion.objects], dtype=np.int64)
+    confusion = np.array(
+        [[getattr(model.confusion[c], r) for r in REPORTED] if c in model.confusion else [0, 0, 0, 1] for c in REPORTED]
+    )  # (true class, reported class); an unknown true class stays unknown
+    true_idx = obj_cls[o_idx] if n else np.zeros(0, dtype=np.int64)
+    rows = confusion[true_idx]
     label = np.minimum((rng.random(n)[:, None] > np.cumsum(rows, axis=1)).sum(axis=1), 3)
-    right = label == np.array([REPORTED.index(c) for c in true_cls], dtype=np.int64).reshape(n)
+    right = label == true_idx
     conf = np.where(right, 0.6 + 0.35 * rng.random(n), 0.35 + 0.3 * rng.random(n))
-    true_count = np.array([motion.objects[j].count for j in o_idx], dtype=np.int64).reshape(n)
+    true_count = obj_count[o_idx] if n else np.zeros(0, dtype=np.int64)
     off_by = np.where(rng.random(n) < model.count_accuracy, 0, rng.choice([-1, 1], size=n))
     count = np.maximum(1, true_count + off_by)
     lat, lon = site.frame.to_geodetic_2d(pos[:, 0], pos[:, 1]) if n else (np.zeros(0), np.zeros(0))

@@ -135,7 +135,7 @@ def simulate_radar(
         d_range = mean(rng_m[s_idx, m_idx])
         d_brg = mean(brg[s_idx, m_idx])
         d_rad = mean(radial[s_idx, m_idx])
-        snr_1km = np.array([SNR_AT_1KM_DB[c] for c in cls[m_idx]]) if m_idx.size else np.zeros(0)
+        snr_1km = np.array([SNR_AT_1KM_DB[c] for c in cls], dtype=float)[m_idx]  # per entity, then per detection
         d_snr = mean(snr_1km) + 10.0 * np.log10(n_in) - 40.0 * np.log10(np.maximum(d_range, 1.0) / 1000.0)
     else:
         d_scan = np.zeros(0, dtype=np.int64)
