@@ -136,6 +136,11 @@ class MqttSession:
         self._lost: asyncio.Future[None] | None = None  # resolves when the current connection ends
         self._ready = asyncio.Event()  # connected *and* subscribed: publishes may go
 
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set once connected and subscribed: from then on the broker holds our messages."""
+        return self._ready
+
     # ---- connection -------------------------------------------------------
 
     def backoff_delay(self, attempt: int) -> float:

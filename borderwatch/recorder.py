@@ -1,20 +1,29 @@
 """Record what the service would receive, in the contract's recording format.
 
 Subscribes to the service's inbound topics (sensors, team positions, acks, dispatch
-replies) and appends one line per message, flushed as it comes, so a recording
-survives the recorder being killed.
+replies). JSON Lines (the default) are appended and flushed line by line, so a
+recording survives the recorder being killed. A path ending in ``.mcap`` is written
+as MCAP by a writer thread fed as messages arrive; MCAP is finalised (its index
+written) when recording stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.mcap_recording import write_mcap
 from adapters.mqtt_session import MqttSession
 from adapters.recording import RecordedMessage, encode_line
 from adapters.topics import Topics
+
+
+async def _call_when_set(event: asyncio.Event, fn: Callable[[], None]) -> None:
+    await event.wait()
+    fn()
 
 
 async def record(
@@ -26,27 +35,47 @@ async def record(
     clock: Callable[[], float] = time.time,
     client_id: str = "borderwatch-recorder",
     on_message: Callable[[RecordedMessage], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> int:
     """Record until ``stop`` is set (or cancelled); returns the number of messages written."""
     stop = stop or asyncio.Event()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with open(out_path, "a", encoding="utf-8") as fh:
+    if out_path.suffix == ".mcap":
+        pending: queue.Queue[RecordedMessage | None] = queue.Queue()
+        writer = asyncio.create_task(asyncio.to_thread(write_mcap, iter(pending.get, None), out_path))
+        write, close = pending.put, lambda: pending.put(None)
+    else:
+        fh = open(out_path, "a", encoding="utf-8")
+        writer = None
 
-        async def handle(topic: str, payload: bytes, _recv: float) -> None:
-            nonlocal count
-            msg = RecordedMessage(clock(), topic, payload)
+        def write(msg: RecordedMessage) -> None:
             fh.write(encode_line(msg) + "\n")
             fh.flush()
-            count += 1
-            if on_message:
-                on_message(msg)
 
-        session = MqttSession(broker_url, client_id, topics.inbound_filters())
-        runner = asyncio.create_task(session.run(handle))
-        stopper = asyncio.create_task(stop.wait())
+        close = fh.close
+
+    async def handle(topic: str, payload: bytes, _recv: float) -> None:
+        nonlocal count
+        msg = RecordedMessage(clock(), topic, payload)
+        write(msg)
+        count += 1
+        if on_message:
+            on_message(msg)
+
+    session = MqttSession(broker_url, client_id, topics.inbound_filters())
+    runner = asyncio.create_task(session.run(handle))
+    stopper = asyncio.create_task(stop.wait())
+    tasks = [runner, stopper]
+    if on_ready is not None:
+        tasks.append(asyncio.create_task(_call_when_set(session.ready, on_ready)))
+    try:
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (runner, stopper):
+    finally:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(runner, stopper, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        close()
+        if writer is not None:
+            await writer
     return count
