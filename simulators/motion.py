@@ -13,7 +13,7 @@ Times are seconds after the scenario start.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -146,6 +146,72 @@ def route_knots(
     return Knots(np.array(t), np.array(en))
 
 
+@dataclass
+class BoothQueue:
+    """Vehicles on one port lane, in order: when each left the booth, and when the last one
+    reached each waypoint (or its queue spot), so followers neither overtake nor overlap."""
+
+    spacing_m: float
+    departures: list[float] = field(default_factory=list)
+    last_at: dict[int, float] = field(default_factory=dict)
+
+
+def queued_route_knots(site: Site, route: list[Waypoint], start_s: float, speed: float, queue: BoothQueue) -> Knots:
+    """Knots of one vehicle along ``route`` at ``speed`` that queues at the first dwell waypoint (the booth).
+
+    No overtaking: the vehicle reaches each waypoint at least ``spacing_m / speed`` after the
+    one in front (it slows down on that leg). At the booth, a vehicle that finds n vehicles
+    not yet gone stops n * spacing_m short of it and moves up one spacing each time one of
+    them leaves; at the booth it is served for ``dwell_s`` and drives on.
+    """
+    pts = site.frame.to_enu(np.array([w.lat for w in route]), np.array([w.lon for w in route]))[:, :2]
+    booth = next((i for i, w in enumerate(route) if w.dwell_s > 0 and i > 0), None)
+    gap = queue.spacing_m / speed
+    t, en = [start_s], [pts[0]]
+    for i in range(1, len(pts)):
+        leg = pts[i] - pts[i - 1]
+        length = float(np.hypot(*leg))
+        arrive = max(t[-1] + max(length / speed, 1e-3), queue.last_at.get(i, -np.inf) + gap)
+        if i == booth:
+            # Queue: n vehicles not yet gone at the moment this one reaches the tail (n * spacing
+            # short of the booth); it moves up one spacing each time one of them leaves.
+            unit = leg / max(length, 1e-9)
+            n = 0
+            while True:
+                back = min(n * queue.spacing_m, 0.9 * length)
+                t_tail = max(t[-1] + max((length - back) / speed, 1e-3), queue.last_at.get(i, -np.inf) + gap)
+                still = sorted(d for d in queue.departures if d > t_tail)
+                if len(still) <= n:
+                    break
+                n = len(still)
+            queue.last_at[i] = t_tail
+            t.append(t_tail)
+            en.append(pts[i] - unit * back)
+            for k, d in enumerate(still):
+                ahead_after = len(still) - k - 1
+                here = pts[i] - unit * min(ahead_after * queue.spacing_m, 0.9 * length)
+                t.append(max(d, t[-1] + 1e-3))
+                en.append(en[-1])
+                t.append(t[-1] + max(queue.spacing_m / speed, 1e-3))
+                en.append(here)
+            served = t[-1]
+            if np.hypot(*(en[-1] - pts[i])) > 1e-6:  # not at the booth yet (no queue): drive up
+                served = t[-1] + max(float(np.hypot(*(en[-1] - pts[i]))) / speed, 1e-3)
+                t.append(served)
+                en.append(pts[i])
+            t.append(served + route[i].dwell_s)
+            en.append(pts[i])
+            queue.departures.append(t[-1])
+            continue
+        queue.last_at[i] = arrive
+        t.append(arrive)
+        en.append(pts[i])
+        if route[i].dwell_s > 0:
+            t.append(arrive + route[i].dwell_s)
+            en.append(pts[i])
+    return Knots(np.array(t), np.array(en))
+
+
 def _member_offsets(rng: np.random.Generator, t0: float, t1: float, spread_m: float, size: int) -> list[Knots]:
     times = np.arange(t0, t1 + MEMBER_STEP_S, MEMBER_STEP_S)
     return [Knots(times, _disk(rng, times.size, spread_m / 2.0)) for _ in range(size)]
@@ -193,8 +259,10 @@ def build_motion(scenario: Scenario, site: Site, rng_for: Callable[[str], np.ran
             end = scenario.duration_s if target.end_s is None else min(target.end_s, scenario.duration_s)
             n = rng.poisson(target.rate_per_hour * max(0.0, end - target.start_s) / 3600.0)
             arrivals = np.sort(target.start_s + rng.random(n) * (end - target.start_s))
+            queue = BoothQueue(target.queue_spacing_m)
             for k, t0 in enumerate(arrivals):
-                path = route_knots(site, target.route, float(t0), target.speed_mps, target.speed_jitter, rng)
+                speed = target.speed_mps * max(0.3, 1.0 + target.speed_jitter * rng.standard_normal())
+                path = queued_route_knots(site, target.route, float(t0), speed, queue)
                 objects.append(TargetObject(f"{target.id}-{k + 1:03d}", "port_traffic", "vehicle", 1, False, True, path))
                 entities.append(Entity(len(objects) - 1, None))
     return Motion(objects, entities)

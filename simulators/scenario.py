@@ -94,7 +94,9 @@ class WildlifeTarget(_Model):
 class PortTraffic(_Model):
     """Legal vehicles through a port of entry: Poisson arrivals at ``rate_per_hour`` between
     ``start_s`` and ``end_s``, each following ``route`` (which should cross the line inside
-    a ``port_of_entry`` zone of the site; such crossings are legal in the truth)."""
+    a ``port_of_entry`` zone of the site; such crossings are legal in the truth). Each vehicle
+    has one speed (``speed_jitter`` relative spread) and waits its turn at the first waypoint
+    with ``dwell_s`` (the booth), ``queue_spacing_m`` behind the vehicle in front."""
 
     id: str = Field(min_length=1)
     kind: Literal["port_traffic"]
@@ -104,6 +106,7 @@ class PortTraffic(_Model):
     end_s: NonNeg | None = None
     speed_mps: Pos = 6.0
     speed_jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15
+    queue_spacing_m: Pos = 10.0  # vehicles queue first-in first-out at the first dwell waypoint (the booth)
 
 
 Target = Annotated[RouteTarget | WildlifeTarget | PortTraffic, Field(discriminator="kind")]

@@ -182,3 +182,22 @@ def test_shipped_scenarios_run_and_have_their_incident(path):
     if path.stem == "group-night-tower-offline":
         assert not any(m.topic.endswith("tower-01/detections") for m in res.messages)
         assert any(m.topic.endswith("k9/k9-alpha/detections") and b'"narcotics":true' in m.payload for m in res.messages)
+
+
+def test_port_traffic_queues_at_the_booth_without_overlap():
+    scenario = load_scenario(ROOT / "configs" / "scenarios" / "port-of-entry-bypass.yaml")
+    site = load_site(scenario.site_path)
+    res = simulate(scenario, site)
+    grid = np.arange(0.0, scenario.duration_s, 0.5)
+    xy = res.motion.object_positions(grid)
+    for lane in ("poe-south", "poe-north"):
+        idx = [j for j, o in enumerate(res.motion.objects) if o.id.startswith(lane)]
+        cars = xy[:, idx]
+        d = np.linalg.norm(cars[:, :, None] - cars[:, None, :], axis=3)
+        d[:, np.arange(len(idx)), np.arange(len(idx))] = np.inf
+        assert np.nanmin(np.nan_to_num(d, nan=np.inf)) > 5.0, lane  # queue spacing 10 m, never on top of each other
+        # first in, first out: each leaves the scene after the one in front
+        ends = [res.motion.objects[j].path.t[-1] for j in idx]
+        assert ends == sorted(ends)
+    # someone had to wait: at 60 an hour and 45 s at the booth, queues form
+    assert max(len(res.motion.objects[j].path.t) for j in range(len(res.motion.objects))) > 8
