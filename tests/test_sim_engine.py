@@ -13,7 +13,6 @@ from adapters.recording import read_recording, write_recording
 from adapters.site_file import ConfigError, load_site
 from adapters.topics import Topics
 from borderwatch.cli import main
-from fusion.geodesy import polar_to_enu
 from fusion.types import Scan
 from simulators.border import signed_distance
 from simulators.engine import simulate
