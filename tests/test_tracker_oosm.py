@@ -108,3 +108,22 @@ def test_oosm_history_survives_snapshot_and_old_reports_are_dropped() -> None:
     c.step(_late(k9[0], 240.0 - 40.0 + 300.0))
     assert c.counters["oosm_dropped"] == 1
     assert [(r.track_id, r.x.tolist()) for r in c.reports()] == [(i, x.tolist()) for i, x in before]
+
+
+def test_k9_report_older_than_all_history_and_k9_only_tracks() -> None:
+    """History reaches back to the tracker's start; K-9-only tracks wait minutes for the next report."""
+    site = make_site(max_range_m=4000.0)
+    trk = SectorTracker("main", site)
+    far = np.array([[9000.0, 0.0]])  # outside radar range: only the K-9 team sees it
+    rng = np.random.default_rng(1)
+    for k in range(10):
+        trk.step(polar_scan(site, T0 + 2.0 * k, np.zeros((0, 2)), rng, k, n_clutter=1))
+    late = position_scan(T0 + 60.0, far, 80.0, 1, sensor="k9-1", stype=SensorType.K9,
+                         det_time=np.array([T0 - 30.0]), count=np.array([4]))
+    trk.step(late)
+    assert trk.counters["oosm_rerun"] == 1 and trk.counters["oosm_dropped"] == 0
+    (tent,) = [r for r in trk.reports() if r.sensors == ("k9-1",)]
+    assert tent.status == TrackStatus.TENTATIVE and tent.count == 4
+    trk.step(position_scan(T0 + 90.0, far + [[0.0, -40.0]], 80.0, 2, sensor="k9-1", stype=SensorType.K9))
+    (conf,) = [r for r in trk.reports() if r.sensors == ("k9-1",)]
+    assert conf.track_id == tent.track_id and conf.status == TrackStatus.CONFIRMED

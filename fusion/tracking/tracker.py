@@ -83,9 +83,11 @@ class SectorTracker:
         self._merge_threshold = float(chi2.ppf(config.merge_prob, 4))
         self._sensor_ids = [s.id for s in site.sensors]
         self._sensor_bit = {sid: i for i, sid in enumerate(self._sensor_ids)}
+        self._k9_mask = sum(1 << i for i, s in enumerate(site.sensors) if s.type == SensorType.K9)
         self._grid_rot: dict[tuple[float, float], float] = {}
         self._sensor_tuples: dict[int, tuple[str, ...]] = {}
         self._next_prune = -math.inf
+        self._pruned = False  # history still reaches back to the tracker's initial state
         self.tab = TrackTable.empty(self._modes)
         self.t: float | None = None
         self._next_id = 1
@@ -120,7 +122,7 @@ class SectorTracker:
         if self.t is None or self.tab.n == 0:
             return []
         cfg = self.config
-        gone = management.stale(self.tab, max(now, self.t), cfg)
+        gone = management.stale(self.tab, max(now, self.t), cfg, self._k9_mask)
         codes = management.status_codes(self.tab, max(now, self.t), cfg)
         changed = (codes != self.tab.reported) & ~gone
         dt = max(0.0, now - self.t)
@@ -162,6 +164,7 @@ class SectorTracker:
             ],
             "birth_ids": {k: [v[0], v[1]] for k, v in self._birth_ids.items()},
             "ended": [[k, v] for k, v in self._ended.items()],
+            "pruned": self._pruned,
             "counters": dict(self.counters),
         }
 
@@ -186,6 +189,7 @@ class SectorTracker:
         ]
         t._birth_ids = {k: (int(v[0]), float(v[1])) for k, v in snap["birth_ids"].items()}
         t._ended = {int(k): float(v) for k, v in snap["ended"]}
+        t._pruned = bool(snap.get("pruned", True))
         t.counters.update({k: int(v) for k, v in snap["counters"].items()})
         return t
 
@@ -217,7 +221,11 @@ class SectorTracker:
     def _out_of_sequence(self, ev: _Event) -> TrackTable:
         """Insert a late step in time order and re-run from the checkpoint before it."""
         pos = bisect.bisect_right([e.time for e in self._events], ev.time)
-        cps = [c for c in self._checkpoints if c.index <= pos and c.time <= ev.time]
+        # a checkpoint at or before the late step; the very first one also serves for a step
+        # older than all history, as long as nothing was pruned (it is the initial state)
+        cps = [c for c in self._checkpoints if c.index <= pos and (c.time <= ev.time or (c.index == 0 and not self._pruned))]
+        if self.t is not None and ev.time < self.t - self.config.oosm_window_s:
+            cps = []
         if not self._history_on() or not cps:
             self.counters["oosm_dropped"] += 1
             return TrackTable.empty(self._modes)
@@ -255,6 +263,7 @@ class SectorTracker:
         if old and old[-1] > 0:
             k = old[-1]
             cut = self._checkpoints[k].index
+            self._pruned = True
             self._checkpoints = self._checkpoints[k:]
             del self._events[:cut]
             for c in self._checkpoints:
@@ -369,7 +378,7 @@ class SectorTracker:
         self._learn_clutter(s, int(np.sum(used < 0.5)))
         ended = self._merge_duplicates(detected)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
-        return ended.concat(self._remove(management.stale(self.tab, self.t, cfg)))
+        return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
 
     def _merge_duplicates(self, detected: NDArray[np.bool_]) -> TrackTable:
         tab = self.tab
@@ -418,7 +427,9 @@ class SectorTracker:
         x[:, :2] = model.cart[j]
         P = np.zeros((k, 4, 4))
         P[:, :2, :2] = model.cart_R[j]
-        sv2 = np.full(k, cfg.init_speed_sigma_mps**2)
+        # K-9 teams follow people on foot: a walker's velocity prior, not a vehicle's
+        sigma_v = 1.25 * cfg.k9_walk_speed_mps if s.sensor_type == SensorType.K9 else cfg.init_speed_sigma_mps
+        sv2 = np.full(k, sigma_v**2)
         if s.heading_rad is not None:
             h = s.heading_rad[j]
             ok = ~np.isnan(h)
