@@ -313,3 +313,33 @@ def test_eta_fields_survive_for_countdowns() -> None:
     pic.apply("bw/v1/alerts", alert("A-1", T0, eta_s=None, crossing_point=None), T0)
     a = pic.alerts["A-1"]
     assert a["eta_s"] is None and a["crossing_point"] is None and not math.isnan(a["t"])
+
+
+def test_replay_plays_real_replay_output(tmp_path: Path) -> None:
+    """The console reads what ``borderwatch replay`` writes: the demo incident, replayed, then played."""
+    from adapters.site_file import load_site
+    from borderwatch.replay import replay_messages
+    from simulators.engine import simulate
+    from simulators.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    scenario = load_scenario(root / "configs" / "scenarios" / "demo-group-crossing.yaml")
+    site = load_site(scenario.site_path)
+    replay_messages(simulate(scenario, site).messages, site, tmp_path / "run")
+    pic = Picture(site_summary(site)["sensors"], site_summary(site)["teams"])
+    player = ReplayPlayer(load_run(tmp_path / "run"), pic)
+    kinds: set[str] = set()
+    seen_tracks: set[str] = set()
+    dispatched = False
+    player.playing = True
+    player.set_speed(10.0)
+    while player.playing:
+        player.advance(1.0)
+        kinds |= {a["kind"] for a in pic.alerts.values()}
+        seen_tracks |= set(pic.tracks)
+        dispatched = dispatched or bool(pic.dispatch)
+    assert pic.bad_messages == 0
+    assert seen_tracks and {"predicted_crossing", "crossing"} & kinds and dispatched
+    # Scrubbing back to the start empties the picture again.
+    player.seek(player.t0)
+    assert len(pic.tracks) <= 1 and pic.alerts == {}
