@@ -5,7 +5,8 @@ observation time (the payload's ``time`` when it has a valid one, else receipt),
 ``sequence`` = position in the recording (receipt order is restored from it on
 reading). Payload bytes are stored untouched: a JSON object on a channel with
 message encoding ``json``; anything else (bad input worth replaying) on a channel of
-the same topic with an empty encoding, so viewers do not try to decode it. Times are
+the same topic with encoding ``x-borderwatch-raw`` (the field is mandatory; a name
+no viewer claims keeps them from trying to decode it). Times are
 kept to the microsecond.
 """
 
@@ -22,6 +23,7 @@ from adapters.recording import RecordedMessage
 from adapters.timefmt import from_iso
 
 PROFILE = "borderwatch"
+RAW_ENCODING = "x-borderwatch-raw"  # payloads that are not a JSON object
 
 
 def _ns(t: float) -> int:
@@ -51,7 +53,7 @@ def write_mcap(messages: Iterable[RecordedMessage], path: Path | str) -> int:
         writer.start(profile=PROFILE, library="borderwatch")
         channels: dict[tuple[str, str], int] = {}
         for msg in messages:
-            encoding = "json" if _is_json_object(msg.payload) else ""
+            encoding = "json" if _is_json_object(msg.payload) else RAW_ENCODING
             key = (msg.topic, encoding)
             if key not in channels:
                 channels[key] = writer.register_channel(topic=msg.topic, message_encoding=encoding, schema_id=0)
