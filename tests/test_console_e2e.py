@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import struct
 import threading
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 from playwright import sync_api as playwright_sync
 
 from adapters.timefmt import from_iso, to_iso
-from borderwatch.console import serve_console, serve_replay
+from borderwatch.console import Basemap, serve_console, serve_replay
 from conftest import Mosquitto, free_port
 from test_console_picture import alert, small_site, track
 
@@ -334,4 +336,43 @@ def test_layout_fits_laptop_and_wall_screens(mosquitto: Mosquitto, mqtt: Mqtt, b
         assert health(console)["pages"] == 0
     finally:
         ctx.close()
+        console.stop()
+
+
+def tiny_png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
+    """A solid-colour PNG, written by hand (no imaging library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * size
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b""))
+
+
+def test_local_basemap_directory_is_served_offline(tmp_path: Path, page: Any) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "tracks.jsonl").write_text(json.dumps({"topic": "bw/v1/tracks/main", "payload": track("T-1", 1_795_000_000.0)}) + "\n")
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    basemap = Basemap(directory=tiles, attribution="test tiles")
+    console = ConsoleThread(lambda stop, ready: serve_replay(small_site(), run, port=0, stop=stop, ready=ready, basemap=basemap)).start()
+    try:
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(console.url)
+        page.wait_for_selector("#replay-bar:not([hidden])", timeout=10_000)
+        page.wait_for_timeout(300)
+        # Every request stays on the console (offline), tiles included.
+        assert all(u.startswith(console.url) or u.startswith("data:") for u in requested), requested
+        wanted = [u for u in requested if "/tiles/" in u]
+        assert wanted, "the page asked for no tiles"
+        for u in wanted:  # now the tiles exist: a reload shows them
+            z, x, y = u.split("/tiles/")[1].removesuffix(".png").split("/")
+            (tiles / z / x).mkdir(parents=True, exist_ok=True)
+            (tiles / z / x / f"{y}.png").write_bytes(tiny_png((40, 60, 80)))
+        page.reload()
+        page.wait_for_selector("img.leaflet-tile-loaded", timeout=10_000)
+        assert "test tiles" in page.locator(".leaflet-control-attribution").inner_text()
+    finally:
         console.stop()

@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--prefix", default="bw/v1", help="topic prefix (default bw/v1)")
     p.add_argument("--operator", default="console", help="operator name sent with acks unless the page sets one")
-    p.add_argument("--basemap", metavar="URL", help="optional XYZ raster tile URL template ({z}/{x}/{y}); offline by default")
+    p.add_argument("--basemap", metavar="URL|DIR", help="optional raster tiles: an XYZ URL template ({z}/{x}/{y}) of a "
+                   "tile server you run, or a local {z}/{x}/{y}.png directory the console serves; none by default (offline)")
+    p.add_argument("--basemap-ext", default="png", help="tile file extension in a --basemap directory (default png)")
     p.add_argument("--basemap-attribution", default="", help="attribution text shown for --basemap")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (default 1)")
     p.add_argument("--play", action="store_true", help="replay: start playing at once")
@@ -33,11 +35,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from adapters.site_file import load_site
-    from borderwatch.console import ConsoleAssetsMissing, serve_console, serve_replay
+    from borderwatch.console import Basemap, ConsoleAssetsMissing, serve_console, serve_replay
     from borderwatch.console.replay import ReplayError
 
     site = load_site(args.site)
-    basemap = {"url": args.basemap, "attribution": args.basemap_attribution} if args.basemap else None
+    basemap = None
+    if args.basemap:
+        local = Path(args.basemap).is_dir()
+        if not local and "{z}" not in args.basemap:
+            print(f"borderwatch console: --basemap {args.basemap}: neither a directory nor a {{z}}/{{x}}/{{y}} URL template", file=sys.stderr)
+            return 2
+        basemap = Basemap(url=None if local else args.basemap, directory=Path(args.basemap) if local else None,
+                          ext=args.basemap_ext, attribution=args.basemap_attribution)
+    if args.replay and not args.replay.is_dir():
+        print(f"borderwatch console: --replay {args.replay}: not a directory", file=sys.stderr)
+        return 2
 
     def ready(url: str) -> None:
         print(f"console: {url}", flush=True)

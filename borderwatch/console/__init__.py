@@ -4,7 +4,7 @@
 are the entry points for ``borderwatch console``, ``run`` and ``demo``.
 """
 
-from borderwatch.console.app import ConsoleAssetsMissing
+from borderwatch.console.app import Basemap, ConsoleAssetsMissing
 from borderwatch.console.server import serve_console, serve_replay
 
-__all__ = ["ConsoleAssetsMissing", "serve_console", "serve_replay"]
+__all__ = ["Basemap", "ConsoleAssetsMissing", "serve_console", "serve_replay"]

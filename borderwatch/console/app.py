@@ -8,6 +8,7 @@ Routes
   published on ``{prefix}/alerts/{alert_id}/ack`` at QoS 1 (CONTRACT.md); 202 once the broker has it.
 - ``POST /api/replay`` ``{"op": "play"|"pause"|"seek"|"speed", "t", "speed"}`` (replay mode only).
 - ``GET /api/health``: broker link, pages connected, counts.
+- ``GET /tiles/{z}/{x}/{y}.png``: a local basemap directory, when one is configured.
 
 POSTs must be ``application/json``: a cross-site form cannot send that without a
 CORS preflight, which this app never grants, so another web page cannot ack alerts.
@@ -19,6 +20,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -44,6 +46,31 @@ _ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 Publish = Callable[[str, dict], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Basemap:
+    """Optional raster tiles under the site layers; none by default (the console is offline).
+
+    Either ``url``, an XYZ template of a tile server you run (``http://tiles.local/{z}/{x}/{y}.png``),
+    or ``directory``, a local ``{z}/{x}/{y}.{ext}`` tree that the console itself serves at ``/tiles/``.
+    """
+
+    url: str | None = None
+    directory: Path | None = None
+    ext: str = "png"
+    attribution: str = ""
+    max_zoom: int = 19
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.directory is None):
+            raise ValueError("a basemap needs exactly one of url or directory")
+        if self.directory is not None and not Path(self.directory).is_dir():
+            raise ValueError(f"basemap directory {self.directory} does not exist")
+
+    def for_page(self) -> dict:
+        url = self.url or f"/tiles/{{z}}/{{x}}/{{y}}.{self.ext}"
+        return {"url": url, "attribution": self.attribution, "max_zoom": self.max_zoom}
+
+
 class ConsoleAssetsMissing(RuntimeError):
     """The map library was not vendored into the package (``make vendor``)."""
 
@@ -52,7 +79,7 @@ def check_assets() -> None:
     missing = [f for f in VENDOR_FILES if not (STATIC_DIR / f).is_file()]
     if missing:
         raise ConsoleAssetsMissing(
-            f"console: the map library is missing ({', '.join(missing)} under {STATIC_DIR}). "
+            f"the console's map library is missing ({', '.join(missing)} under {STATIC_DIR}). "
             "Run `make vendor` (npm pack leaflet into borderwatch/console/static/vendor/); "
             "the console never loads it from the internet."
         )
@@ -67,7 +94,7 @@ class Console:
         *,
         prefix: str = "bw/v1",
         operator: str = "console",
-        basemap: dict | None = None,
+        basemap: Basemap | None = None,
         batch_hz: float = 4.0,
         track_stale_s: float = 120.0,
         clock: Callable[[], float] = time.time,
@@ -145,7 +172,8 @@ def build_app(console: Console) -> Starlette:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
     async def site(_: Request) -> Response:
-        return JSONResponse({**console.site_doc, "mode": console.mode, "basemap": console.basemap,
+        basemap = console.basemap.for_page() if console.basemap else None
+        return JSONResponse({**console.site_doc, "mode": console.mode, "basemap": basemap,
                              "operator": console.operator, "prefix": console.prefix, "batch_hz": console.batch_hz})
 
     async def stream(_: Request) -> Response:
@@ -213,8 +241,12 @@ def build_app(console: Console) -> Starlette:
         return JSONResponse({"mode": console.mode, "mqtt": console.link(), "pages": console.hub.clients,
                              **console.picture.stats()})
 
+    tiles = []
+    if console.basemap and console.basemap.directory is not None:
+        tiles = [Mount("/tiles", StaticFiles(directory=console.basemap.directory), name="tiles")]
     return Starlette(
         routes=[
+            *tiles,
             Route("/", index),
             Route("/api/site", site),
             Route("/api/stream", stream),

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from borderwatch.console.app import Console, build_app, check_assets
+from borderwatch.console.app import Basemap, Console, build_app, check_assets
 from borderwatch.console.feed import MqttFeed
 from borderwatch.console.replay import ReplayPlayer, load_run
 from fusion.site import Site
@@ -101,7 +101,7 @@ async def serve_console(
     ready: Callable[[str], None] | None = None,
     prefix: str = "bw/v1",
     operator: str = "console",
-    basemap: dict | None = None,
+    basemap: Basemap | None = None,
     batch_hz: float = 4.0,
     clock: Callable[[], float] = time.time,
     clock_rate: float = 1.0,
@@ -111,7 +111,7 @@ async def serve_console(
     ``port`` 0 picks a free port; ``ready(url)`` is called once the page can be loaded.
     ``clock``/``clock_rate``: "now" in epoch seconds and its pace against wall time (a
     demo's ``WarpClock.now`` and its speed), for ETA countdowns, ack times and staleness.
-    ``basemap`` (optional) is ``{"url": "<XYZ tile template>", "attribution": "...", "max_zoom": 19}``.
+    ``basemap``: optional raster tiles (a tile server's URL template or a local tile directory).
     Raises ``ConsoleAssetsMissing`` if Leaflet was not vendored (``make vendor``).
     """
     console = Console(site, prefix=prefix, operator=operator, basemap=basemap, batch_hz=batch_hz, clock=clock, clock_rate=clock_rate)
@@ -139,7 +139,7 @@ async def serve_replay(
     stop: asyncio.Event | None = None,
     ready: Callable[[str], None] | None = None,
     prefix: str = "bw/v1",
-    basemap: dict | None = None,
+    basemap: Basemap | None = None,
     speed: float = 1.0,
     autoplay: bool = False,
 ) -> None:
