@@ -122,14 +122,15 @@ class Console:
     def clock(self) -> dict:
         return self.player.clock() if self.player else {"t": self.now(), "rate": self.clock_rate}
 
-    def _meta(self) -> dict:
+    def meta(self) -> dict:
+        """Clock, mode, broker link (and replay state): sent with every snapshot and batch."""
         meta = {"clock": self.clock(), "mode": self.mode, "link": {"mqtt": self.link()}}
         if self.player:
             meta["replay"] = self.player.info()
         return meta
 
     def snapshot(self) -> dict:
-        return {**self.picture.snapshot(), **self._meta()}
+        return {**self.picture.snapshot(), **self.meta()}
 
     async def tick_loop(self) -> None:
         """Coalesce: every 1/batch_hz s send what changed (or the link/clock when that changed)."""
@@ -149,7 +150,7 @@ class Console:
             delta = self.picture.take_delta()
             link = self.link()
             if delta is not None or link != last_link or (self.player and self.player.playing):
-                self.hub.broadcast("batch", {**(delta or {}), **self._meta()})
+                self.hub.broadcast("batch", {**(delta or {}), **self.meta()})
             last_link = link
 
     async def act(self, alert_id: str, action: str, operator: str, comment: str) -> dict:
@@ -234,7 +235,7 @@ def build_app(console: Console) -> Starlette:
                 return JSONResponse({"error": "op must be play, pause, seek or speed"}, status_code=400)
         except (KeyError, TypeError, ValueError) as exc:
             return JSONResponse({"error": f"bad {op}: {exc}"}, status_code=400)
-        console.hub.broadcast("clock", console._meta())
+        console.hub.broadcast("clock", console.meta())
         return JSONResponse(player.info())
 
     async def health(_: Request) -> Response:
