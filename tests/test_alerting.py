@@ -274,6 +274,7 @@ def test_buffer_zone_incursion_only_for_tracks_found_on_the_protected_side() -> 
 def test_loitering_near_the_line() -> None:
     eng = AlertEngine(SITE, "main")
     out = []
+    walk(eng, "T-1", (20.0, 370.0), (0.0, -1.5), 198.0, t0=T0 - 200.0)  # walks up to the line first, from 370 m
     for k in range(200):  # circling 70 m north of the line, radius 20 m, for 400 s
         t = T0 + 2 * k
         a = k * 0.1
@@ -281,7 +282,8 @@ def test_loitering_near_the_line() -> None:
     new = news(out)
     assert [a.kind for a in new] == ["loitering"]
     t_new = [t for t, a in out if a.state == "new"][0]
-    assert t_new - T0 == pytest.approx(eng.config.loiter_time_s, abs=SCAN_S)
+    entered_band = T0 - 200.0 + (370.0 - 100.0) / 1.5  # within 100 m of the line from here
+    assert t_new - entered_band == pytest.approx(eng.config.loiter_time_s, abs=SCAN_S)
     assert "loitering" in new[0].summary and new[0].severity == "low"
     left = walk(eng, "T-1", (0.0, 100.0), (0.0, 3.0), 60.0, t0=T0 + 400)
     assert [a.extra["reason"] for _, a in left if a.state == "end"] == ["left"]
@@ -349,7 +351,8 @@ def test_snapshot_restore_continues_identically() -> None:
         out = []
         for k in ks:
             t = T0 + 2 * k
-            out += eng.on_tracks(t, [report("T-1", t, 0.0, 600 - 3.0 * k, 0.0, -1.5), report("T-2", t, 40 * np.sin(k / 9), 90.0, 0.0, 0.0)])
+            out += eng.on_tracks(t, [report("T-1", t, 0.0, 600 - 3.0 * k, 0.0, -1.5),
+                                     report("T-2", t, 3000 + 20 * np.sin(k / 9), max(90.0, 300 - 3.0 * k), 0.0, -1.5 * (k < 70))])
         return [(a.alert_id, a.state, a.kind, a.severity, a.track_ids, a.eta_s, a.summary) for a in out]
 
     a = AlertEngine(site, "main")

@@ -16,10 +16,10 @@ class AlertConfig:
     animal_prob: float = 0.6  # a track is wildlife by label when P(animal) reaches this
     label_prob: float = 0.8  # ... and a person/vehicle by label at this (radar-only tracks sit near 0.6); below both, motion decides
     straightness_min: float = 0.8  # an unlabelled track is purposeful when its recent path is this straight (net / length) ...
-    purpose_speed_mps: float = 0.6  # ... and it made this much net progress, m/s ...
+    purpose_speed_mps: float = 0.85  # ... and it made this much net progress, m/s (walkers ~1.1-1.5; grazing animals mostly slower) ...
     straightness_window_s: float = 60.0  # ... over this window of its history ...
     straightness_min_span_s: float = 30.0  # ... once it has at least this much history
-    port_margin_m: float = 150.0  # crossings (and predicted crossing points) this close to a port of entry are port traffic
+    port_margin_m: float = 250.0  # crossings (and predicted crossing points) this close to a port of entry are port traffic
     # --- predicted crossing --------------------------------------------------------
     horizon_s: float = 300.0  # look this far ahead for a crossing
     p_open: float = 0.8  # open a predicted_crossing when P(cross within horizon) reaches this
@@ -43,6 +43,7 @@ class AlertConfig:
     loiter_distance_m: float = 100.0  # "near the line" (the simulators' truth uses 100 m ...
     loiter_exit_margin_m: float = 50.0  # hysteresis: leave the band only beyond distance + margin
     loiter_time_s: float = 300.0  # ... and 300 s): dwell this long near the line to be loitering
+    loiter_approach_m: float = 200.0  # ... having come from at least this far from the line (animals born and grazing at the line are not)
     loiter_radius_m: float = 45.0  # ... staying within this radius of one spot all that time (grazing animals move on)
     # --- narcotics -----------------------------------------------------------------
     narcotics_gate_chi2: float = 9.21  # 99 % gate (2 dof) linking a K-9 indication to a track

@@ -272,9 +272,7 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             # Heading back out towards the line is leaving, not an incursion.
             inside &= (side > 0) & (f.v_n > -cfg.min_speed_mps)
             dist = np.where(side > 0, dist, np.maximum(dist, -f.d))
-        allowed = ctx.eligible & inside & ~dismissed & ~ctx.animal
-        if zone.kind != "restricted":
-            allowed &= ctx.threat  # watched zones: crossing threats only; restricted: anything but wildlife
+        allowed = ctx.eligible & inside & ~dismissed & ctx.threat  # person/vehicle by label, purpose or loitering
         if is_buffer:
             allowed &= ~in_situation  # the crossing alert already covers this group
             if cfg.buffer_incursion_needs_label:
@@ -319,8 +317,10 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     in_situation = np.array(
         [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
     )
-    # Confined: the whole dwell within loiter_radius_m of one spot (a grazing animal moves on, a walker passes).
-    confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m for k in t.ids], dtype=bool)
+    # Confined: the whole dwell within loiter_radius_m of one spot (a grazing animal moves on, a walker passes),
+    # after walking up to the line from loiter_approach_m or more (an animal that grazes along the line never left it).
+    confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m and eng.memory[k].farthest_m >= cfg.loiter_approach_m
+                         for k in t.ids], dtype=bool)
     allowed = (ctx.eligible & dwelling & confined & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
     for i in np.flatnonzero(allowed):
