@@ -32,7 +32,7 @@ from borderwatch.embedded_broker import embedded_broker
 from borderwatch.pipeline import Outbound
 from borderwatch.recorder import record
 from borderwatch.replay import replay_messages
-from borderwatch.score import score_run, summary_lines, write_report
+from borderwatch.score import score_run, sensor_context, summary_lines, write_report
 from borderwatch.service import ServiceConfig, run_service
 from fusion.site import Site
 from simulators.engine import SimulationResult, simulate
@@ -192,7 +192,7 @@ def _report(site: Site, site_path: Path, name: str, out_dir: Path, live: LiveLog
 
     truth = load_truth(out_dir / "truth.json")
     score, run, series = score_run(out_dir / "replay", truth)
-    written = write_report(score, run, series, truth, out_dir / "score")
+    written = write_report(score, run, series, truth, out_dir / "score", sensors=sensor_context(messages, site))
 
     lines = [
         f"# Borderwatch demo report: {name}",
