@@ -1,0 +1,145 @@
+"""Load benchmark: detection-to-alert latency through the broker at a given detection rate.
+
+    .venv/bin/python benchmarks/load.py                       # 1,000 and 5,000 det/s, 30 s each
+    .venv/bin/python benchmarks/load.py --rates 100,300,1000 --duration 60
+    .venv/bin/python benchmarks/load.py --quick               # 200 and 1,000 det/s, 15 s each
+
+Per rate: a mosquitto of its own, ``borderwatch run`` as a child process (one core:
+the service is one asyncio thread), and ``benchmarks/load_gen.py`` traffic: 100
+drones along the line, each reporting ``rate / 100`` detections once a second, a
+fifth of them including a walker who crosses the line. A console measures, for every
+new alert, its receipt time minus the alert's ``time`` (the observation time of the
+detection that raised it): sensor -> broker -> service (reorder buffer, tracker,
+alerting, journal) -> broker -> console. The offered traffic stops after
+``--duration``; the service then gets ``--drain`` seconds. Reported with it: the
+detection rate the service actually processed, the backlog left at the broker, and
+the pipeline time per message (``borderwatch_tracker_seconds``): when the service
+cannot keep up, latency is queueing, and the pipeline time says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.timefmt import from_iso  # noqa: E402
+from benchmarks.harness import Broker, Console, Player, ServiceProcess, metric_value, percentile  # noqa: E402
+from benchmarks.load_gen import messages, site_dict  # noqa: E402
+from fusion.site import Site  # noqa: E402
+
+N_SENSORS = 100
+
+
+def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
+    per_sensor = max(1, round(rate / N_SENSORS))
+    site_file = work / "site.yaml"
+    site_doc = site_dict(N_SENSORS)
+    site_file.write_text(yaml.safe_dump(site_doc, sort_keys=False))
+    site = Site.model_validate(site_doc)
+    broker = Broker(work / f"broker-{rate}")
+    broker.start()
+    svc = ServiceProcess(site_file, broker.url, work / f"state-{rate}", "--reorder-latency", str(args.reorder_latency),
+                         log=work / f"service-{rate}.log")
+    svc.start()
+    t0 = time.monotonic()
+    while not ((h := svc.health()) and h["status"] == "ok"):
+        if time.monotonic() - t0 > 30:
+            raise SystemExit(f"service did not start; see {svc.log}")
+        time.sleep(0.05)
+    start = time.time() + 1.0
+    msgs = messages(site, start - 0.05, args.duration, per_sensor)
+    offered = sum(len(json.loads(m.payload)["detections"]) for m in msgs)
+
+    async def main() -> tuple[Console, dict]:
+        console = Console(broker.url, client_id=f"bench-console-load-{rate}")
+        console_task = asyncio.create_task(console.run())
+        await asyncio.sleep(0.3)
+        player = Player(broker.url, client_id=f"bench-load-{rate}", window=2000)
+        m0 = svc.metrics()
+        await player.play(msgs)
+        t_end_offer = time.time()
+        m1 = svc.metrics()
+        await asyncio.sleep(args.drain)
+        m2 = svc.metrics()
+        console_task.cancel()
+        await asyncio.gather(console_task, return_exceptions=True)
+        return console, {"m0": m0, "m1": m1, "m2": m2, "t_end_offer": t_end_offer, "late_publish_s": player.acked[-1][1] - msgs[-1].recv_time}
+
+    console, snap = asyncio.run(main())
+    rss = svc.rss_mb()
+    svc.stop()
+    broker.stop()
+
+    def processed(m: str) -> float:
+        return metric_value(m, "borderwatch_pipeline_events_total", 'name="in.detections"')
+
+    lat = []
+    for t, a in console.of_kind("alerts"):
+        if a.get("state") == "new" and a.get("kind") != "sensor_offline":
+            lat.append(t - from_iso(a["time"]))
+    msgs_done = processed(snap["m2"])
+    msgs_window = processed(snap["m1"]) - processed(snap["m0"])
+    pipe_n = metric_value(snap["m2"], "borderwatch_tracker_seconds_count")
+    pipe_s = metric_value(snap["m2"], "borderwatch_tracker_seconds_sum")
+    return {
+        "rate_offered_det_s": round(offered / args.duration),
+        "detections_per_message": per_sensor,
+        "messages_offered": len(msgs),
+        "messages_processed_during_offer": int(msgs_window),
+        "detections_processed_per_s_during_offer": round(msgs_window * per_sensor / args.duration),
+        "messages_left_unprocessed_after_drain": int(len(msgs) - msgs_done),
+        "alerts_new_received": len(lat),
+        "latency_p50_ms": _ms(percentile(lat, 50)),
+        "latency_p95_ms": _ms(percentile(lat, 95)),
+        "latency_p99_ms": _ms(percentile(lat, 99)),
+        "latency_max_ms": _ms(max(lat)) if lat else None,
+        "pipeline_ms_per_message_mean": round(1000 * pipe_s / max(pipe_n, 1), 2),
+        "live_tracks_at_end": int(metric_value(snap["m2"], "borderwatch_live_tracks")),
+        "service_rss_mb": round(rss, 1),
+    }
+
+
+def _ms(s: float) -> int | None:
+    return None if s != s else round(1000 * s)  # NaN: no alert arrived
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rates", default="1000,5000", help="detections per second, comma-separated")
+    ap.add_argument("--duration", type=float, default=30.0, help="seconds of offered traffic per rate")
+    ap.add_argument("--drain", type=float, default=10.0, help="seconds the service gets after the traffic stops")
+    ap.add_argument("--reorder-latency", type=float, default=0.1, help="the service's reorder buffer latency, s")
+    ap.add_argument("--quick", action="store_true", help="200 and 1,000 det/s, 15 s each")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.rates, args.duration, args.drain = "200,1000", 15.0, 5.0
+    work = Path(tempfile.mkdtemp(prefix="bw-load-"))
+    rows = []
+    for rate in (int(r) for r in args.rates.split(",")):
+        print(f"  rate {rate} det/s ...", file=sys.stderr, flush=True)
+        rows.append(one_rate(rate, args, work))
+    keys = list(rows[0])
+    print("\nload benchmark (100 drones, one service process, reorder latency %.2f s)" % args.reorder_latency)
+    width = max(len(k) for k in keys)
+    for k in keys:
+        print(f"  {k:<{width}}  " + "  ".join(f"{str(r[k]):>10}" for r in rows))
+    if args.keep:
+        print(f"  workdir {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
