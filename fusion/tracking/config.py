@@ -64,8 +64,9 @@ class TrackerConfig:
     coast_after_s: float = 2.5
     #: Tracks not updated for this long are deleted (tentative, confirmed).
     max_tentative_age_s: float = 10.0
-    #: ... except a tentative track seen only by K-9 teams, whose next report is minutes away.
-    k9_tentative_age_s: float = 300.0
+    #: ... except a track seen only by K-9 teams (reports minutes apart and late): its age
+    #: limit, tentative or confirmed, counted from the last observation.
+    k9_max_age_s: float = 600.0
     max_coast_s: float = 60.0
     #: Duplicate merge: two tracks closer than this (m) whose state difference is
     #: inside the chi-squared(4) gate at ``merge_prob`` are one object.

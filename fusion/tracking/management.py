@@ -10,8 +10,8 @@ Existence r (IPDA, Musicki, Evans & Stankovic 1994) is the sequential score:
 capped at ``max_existence`` so that a run of misses can end a track. Status:
 tentative until r reaches ``confirm_existence`` once; then confirmed, or coasting
 when not updated for ``coast_after_s``. Deleted when r < ``delete_existence`` or
-not updated for ``max_tentative_age_s`` (``k9_tentative_age_s`` for a track only
-K-9 teams have seen) / ``max_coast_s``.
+not updated for ``max_tentative_age_s`` / ``max_coast_s`` (``k9_max_age_s`` for a
+track only K-9 teams have seen).
 
 Duplicate merge: two tracks closer than ``merge_distance_m`` whose state difference
 passes the chi-squared(4) test with the sum of their covariances, for
@@ -47,8 +47,8 @@ def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> 
     """Rows to delete: existence too low, or not updated for too long (``k9_mask``: K-9 sensor bits)."""
     age = now - tab.last_update
     k9_only = ((tab.sensors & ~np.int64(k9_mask)) == 0) & (tab.sensors != 0) if k9_mask else np.zeros(tab.n, bool)
-    tentative_limit = np.where(k9_only, cfg.k9_tentative_age_s, cfg.max_tentative_age_s)
-    limit = np.where(tab.confirmed, cfg.max_coast_s, tentative_limit)
+    limit = np.where(k9_only, cfg.k9_max_age_s,
+                     np.where(tab.confirmed, cfg.max_coast_s, cfg.max_tentative_age_s))
     return (tab.r < cfg.delete_existence) | (age > limit)
 
 
