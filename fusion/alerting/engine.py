@@ -26,12 +26,12 @@ import numpy as np
 
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
-from fusion.alerting.features import BorderFeatures, TrackTable, border_features, track_table
+from fusion.alerting.features import border_features, track_table
 from fusion.alerting.grouping import group_labels
 from fusion.alerting.lifecycle import Alert, ack_record
 from fusion.alerting.memory import TrackMemory
 from fusion.alerting.narcotics import link_indications
-from fusion.alerting.severity import duration_words, who
+from fusion.alerting.severity import raise_one, who
 from fusion.geofence import Geofence
 from fusion.site import Site
 from fusion.types import CLASSES, AlertAck, AlertReport, Scan, TrackReport, TrackStatus
@@ -117,7 +117,7 @@ class AlertEngine:
             return [self._end(alert, ack.time, "dismissed", {"ack": rec})]
         if ack.action == "escalate" and not alert.escalated:
             alert.escalated = True
-            alert.severity = rules.raise_severity(alert.severity)
+            alert.severity = raise_one(alert.severity)
         report = alert.report("update", {"ack": rec})
         alert.mark_sent()
         return [report]
@@ -253,9 +253,5 @@ class AlertEngine:
         self.alerts.pop(alert.id, None)
         return alert.report("end", {"reason": reason, **(extra or {})})
 
-    @staticmethod
-    def eta_words(eta_s: float) -> str:
-        return duration_words(eta_s)
 
-
-__all__ = ["AlertEngine", "AlertConfig", "BorderFeatures", "TrackTable"]
+__all__ = ["AlertEngine", "AlertConfig"]

@@ -121,7 +121,7 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
         e = np.zeros(0)
         return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), e.astype(bool))
     d = fence.signed_distance(t.xy)
-    n = fence.normal_at(t.xy)
+    _, n = fence.project(t.xy)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)

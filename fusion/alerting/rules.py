@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from fusion.alerting.features import BorderFeatures, TrackTable
 from fusion.alerting.grouping import match_groups
 from fusion.alerting.lifecycle import CROSSING_FAMILY, Alert
-from fusion.alerting.severity import direction_word, duration_words, heading_word, raise_one, severity, who
+from fusion.alerting.severity import direction_word, duration_words, heading_word, severity, who
 from fusion.types import AlertReport
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ class Context:
     via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
-
-
-def raise_severity(level: str) -> str:
-    return raise_one(level)
 
 
 def severity_of(eng: "AlertEngine", kind: str, cls: str, count: int, confidence: float, *, narcotics: bool,

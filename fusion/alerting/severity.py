@@ -43,10 +43,6 @@ def severity(
     return LEVELS[max(0, min(len(LEVELS) - 1, score))]
 
 
-def severity_rank(level: str) -> int:
-    return LEVELS.index(level)
-
-
 def raise_one(level: str) -> str:
     return LEVELS[min(len(LEVELS) - 1, LEVELS.index(level) + 1)]
 
