@@ -1,4 +1,5 @@
-"""CoT output: parses, carries the schema's required fields, deterministic from event time, sends."""
+"""Formats beyond JSON: CoT output parses, carries the schema's required fields, is deterministic
+from event time and sends; the GeoJSON export of a run directory."""
 
 from __future__ import annotations
 
@@ -112,3 +113,52 @@ def test_send_over_udp_and_tcp() -> None:
             data += chunk
         conn.close()
     assert data == b"".join(events)
+
+
+# --- GeoJSON export (the other format beyond JSON messages) -------------------------------------
+
+
+def test_export_geojson_of_a_run_directory(tmp_path) -> None:
+    import json
+
+    from adapters import wire_out
+    from borderwatch.cli import main
+
+    site = Site.model_validate({
+        **SITE.model_dump(mode="json"),
+        "zones": [{"id": "buf", "buffer_m": 300}],
+    })
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "tracks.jsonl", "w") as fh:
+        for k in range(3):
+            r = TrackReport("T-1", T0 + 2 * k, TrackStatus.CONFIRMED, np.array([0.0, 300.0 - 3 * k, 0.0, -1.5]), np.eye(4), 0.9,
+                            np.array([0.7, 0.1, 0.1, 0.1]), ("tower-03",), "main")
+            fh.write(json.dumps({"topic": "bw/v1/tracks/main", "payload": wire_out.track_payload(r, site)}) + "\n")
+    with open(run / "alerts.jsonl", "w") as fh:
+        for state in ("new", "end"):
+            a = AlertReport("A-main-000001", state, "predicted_crossing", "medium", T0, ("T-1",), np.array([0.0, 297.0]),
+                            "southbound", 200.0, np.array([0.0, 0.0]), None, None, "1 person heading south")
+            fh.write(json.dumps({"topic": "bw/v1/alerts", "payload": wire_out.alert_payload(a, site)}) + "\n")
+    site_file = tmp_path / "site.json"  # YAML is a superset of JSON
+    site_file.write_text(json.dumps(site.model_dump(mode="json", exclude_none=True)))
+    out = tmp_path / "run.geojson"
+    assert main(["export", str(run), "--site", str(site_file), "--out", str(out)]) == 0
+    fc = json.loads(out.read_text())
+    assert fc["type"] == "FeatureCollection"
+    by_type: dict[str, list[dict]] = {}
+    for f in fc["features"]:
+        by_type.setdefault(f["properties"]["feature_type"], []).append(f)
+    (trail,) = by_type["track_trail"]
+    lats = [c[1] for c in trail["geometry"]["coordinates"]]
+    assert trail["geometry"]["type"] == "LineString" and len(lats) == 3 and lats == sorted(lats, reverse=True)
+    assert by_type["track_last"][0]["geometry"]["coordinates"] == trail["geometry"]["coordinates"][-1]
+    (alert,) = by_type["alert"]
+    assert alert["properties"]["states"] == ["new", "end"] and alert["properties"]["ended"] is not None
+    assert by_type["alert_crossing_point"][0]["geometry"]["coordinates"][1] == pytest.approx(49.0, abs=1e-6)
+    ring = by_type["zone"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) > 10
+    assert by_type["border"][0]["geometry"]["coordinates"][0] == [-122.9, 49.0]
+    first = out.read_text()
+    main(["export", str(run), "--site", str(site_file), "--out", str(out)])
+    assert out.read_text() == first, "deterministic"
