@@ -74,17 +74,29 @@ def _event(uid: str, cot_type: str, how: str, time: float, stale_s: float, lat: 
 def track_event(r: TrackReport, site: Site, stale_s: float = 30.0, remarks: str = "") -> bytes:
     """A track as a hostile CoT marker; ``ce`` is the 1-sigma radius of its position (largest axis)."""
     lat, lon = site.frame.to_geodetic_2d(float(r.x[0]), float(r.x[1]))
-    ce = math.sqrt(max(float(np.linalg.eigvalsh(np.asarray(r.P, dtype=float)[:2, :2]).max()), 0.0))
-    ve, vn = float(r.x[2]), float(r.x[3])
+    return _track_xml(r.track_id, r.time, float(lat), float(lon), np.asarray(r.P, dtype=float)[:2, :2], float(r.x[2]),
+                      float(r.x[3]), r.class_name, r.count, r.sensors, r.existence, r.status == TrackStatus.DELETED,
+                      stale_s, remarks)
+
+
+def track_event_from_wire(p: dict, stale_s: float = 30.0, remarks: str = "") -> bytes:
+    """The same marker from a track message as published (CONTRACT.md "Track message")."""
+    return _track_xml(p["track_id"], from_iso(p["time"]), float(p["lat"]), float(p["lon"]), np.asarray(p["cov_en_m2"], dtype=float),
+                      float(p["vel_east_mps"]), float(p["vel_north_mps"]), p.get("class", "unknown"), int(p.get("count") or 1),
+                      tuple(p.get("sensors", ())), float(p.get("existence", 0.0)), p.get("status") == "deleted", stale_s, remarks)
+
+
+def _track_xml(track_id: str, time: float, lat: float, lon: float, cov_en: np.ndarray, ve: float, vn: float, cls: str,
+               count: int, sensors: tuple[str, ...], existence: float, deleted: bool, stale_s: float, remarks: str) -> bytes:
+    ce = math.sqrt(max(float(np.linalg.eigvalsh(cov_en).max()), 0.0))
     detail = ET.Element("detail")
-    ET.SubElement(detail, "contact", {"callsign": r.track_id})
+    ET.SubElement(detail, "contact", {"callsign": track_id})
     ET.SubElement(detail, "track", {"course": _num(math.degrees(math.atan2(ve, vn)) % 360.0, 1),
                                      "speed": _num(math.hypot(ve, vn), 2)})
-    text = f"{r.class_name}, {r.count} seen by {', '.join(r.sensors) or 'none'}; existence {r.existence:.2f}"
+    text = f"{cls}, {count} seen by {', '.join(sensors) or 'none'}; existence {existence:.2f}"
     ET.SubElement(detail, "remarks").text = f"{remarks}. {text}" if remarks else text
-    uid = f"{UID_PREFIX}.{r.track_id}"
-    stale = 0.0 if r.status == TrackStatus.DELETED else stale_s  # a deleted track goes stale at once
-    return _event(uid, HOSTILE_TYPE.get(r.class_name, "a-h-G"), "m-f", r.time, stale, float(lat), float(lon), ce, detail)
+    stale = 0.0 if deleted else stale_s  # a deleted track goes stale at once
+    return _event(f"{UID_PREFIX}.{track_id}", HOSTILE_TYPE.get(cls, "a-h-G"), "m-f", time, stale, lat, lon, ce, detail)
 
 
 def dispatch_event(d: DispatchReport, site: Site, stale_s: float = 600.0) -> bytes:
@@ -92,24 +104,34 @@ def dispatch_event(d: DispatchReport, site: Site, stale_s: float = 600.0) -> byt
 
     ``cancel`` is sent as a CoT delete (``t-x-d-d``) of the order's waypoint.
     """
-    uid = f"{UID_PREFIX}.{d.dispatch_id}"
-    detail = ET.Element("detail")
-    if d.state == "cancel":
-        lat, lon = site.frame.to_geodetic_2d(float(d.intercept_enu[0]), float(d.intercept_enu[1]))
-        ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": GOTO_TYPE})
-        ET.SubElement(detail, "__forcedelete")
-        _dest(detail, d.team_id)
-        return _event(f"{uid}.delete", DELETE_TYPE, "m-p", d.time, 20.0, float(lat), float(lon), UNKNOWN, detail)
     lat, lon = site.frame.to_geodetic_2d(float(d.intercept_enu[0]), float(d.intercept_enu[1]))
     tlat, tlon = site.frame.to_geodetic_2d(float(d.target_enu[0]), float(d.target_enu[1]))
-    ET.SubElement(detail, "contact", {"callsign": f"Intercept {d.alert_id}"})
-    ET.SubElement(detail, "link", {"uid": f"{UID_PREFIX}.{d.alert_id}", "relation": "p-p", "type": "a-h-G",
-                                   "point": f"{_num(float(tlat))},{_num(float(tlon))}"})
-    ET.SubElement(detail, "remarks").text = (
-        f"{d.dispatch_id} ({d.state}) for {d.team_id}: {d.summary}. ETA {d.intercept_eta_s:.0f} s"
-    )
-    _dest(detail, d.team_id)
-    return _event(uid, GOTO_TYPE, "m-p", d.time, stale_s, float(lat), float(lon), 10.0, detail)
+    return _dispatch_xml(d.dispatch_id, d.alert_id, d.team_id, d.time, d.state, float(lat), float(lon), float(tlat),
+                         float(tlon), d.intercept_eta_s, d.summary, stale_s)
+
+
+def dispatch_event_from_wire(p: dict, stale_s: float = 600.0) -> bytes:
+    """The same from a dispatch order as published (CONTRACT.md "Dispatch order")."""
+    return _dispatch_xml(p["dispatch_id"], p["alert_id"], p["team_id"], from_iso(p["time"]), p.get("state", "new"),
+                         float(p["intercept"]["lat"]), float(p["intercept"]["lon"]), float(p["target"]["lat"]),
+                         float(p["target"]["lon"]), float(p["intercept"].get("eta_s") or 0.0), p.get("summary", ""), stale_s)
+
+
+def _dispatch_xml(dispatch_id: str, alert_id: str, team_id: str, time: float, state: str, lat: float, lon: float,
+                  tlat: float, tlon: float, eta_s: float, summary: str, stale_s: float) -> bytes:
+    uid = f"{UID_PREFIX}.{dispatch_id}"
+    detail = ET.Element("detail")
+    if state == "cancel":
+        ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": GOTO_TYPE})
+        ET.SubElement(detail, "__forcedelete")
+        _dest(detail, team_id)
+        return _event(f"{uid}.delete", DELETE_TYPE, "m-p", time, 20.0, lat, lon, UNKNOWN, detail)
+    ET.SubElement(detail, "contact", {"callsign": f"Intercept {alert_id}"})
+    ET.SubElement(detail, "link", {"uid": f"{UID_PREFIX}.{alert_id}", "relation": "p-p", "type": "a-h-G",
+                                   "point": f"{_num(tlat)},{_num(tlon)}"})
+    ET.SubElement(detail, "remarks").text = f"{dispatch_id} ({state}) for {team_id}: {summary}. ETA {eta_s:.0f} s"
+    _dest(detail, team_id)
+    return _event(uid, GOTO_TYPE, "m-p", time, stale_s, lat, lon, 10.0, detail)
 
 
 def _dest(detail: ET.Element, team_id: str) -> None:
@@ -128,6 +150,31 @@ def hostile_track_events(tracks: Iterable[TrackReport], alerts: Iterable[AlertRe
                 why.setdefault(t, []).append(f"{a.kind} {a.alert_id}")
     return [track_event(r, site, stale_s, "; ".join(why[r.track_id]))
             for r in sorted(tracks, key=lambda r: r.track_id) if r.track_id in why]
+
+
+def run_to_cot(tracks: Iterable[dict], alerts: Iterable[dict], dispatches: Iterable[dict]) -> list[bytes]:
+    """CoT for a replay's published messages, in time order: every dispatch order, and every
+    track message while the track is named by an open alert of a hostile kind."""
+    open_by_track: dict[str, dict[str, str]] = {}  # track -> {alert_id: kind} open at this point of the run
+    timeline: list[tuple[str, int, int, dict]] = []  # (time, stream order, index, payload)
+    for order, stream in enumerate((alerts, tracks, dispatches)):
+        for i, p in enumerate(stream):
+            timeline.append((p.get("time", ""), order, i, p))
+    timeline.sort(key=lambda e: (from_iso(e[0]) if e[0] else 0.0, e[1], e[2]))
+    out: list[bytes] = []
+    for _, order, _, p in timeline:
+        if order == 0 and p.get("kind") in HOSTILE_KINDS:
+            for t in p.get("track_ids", []):
+                if p.get("state") == "end":
+                    open_by_track.get(t, {}).pop(p["alert_id"], None)
+                else:
+                    open_by_track.setdefault(t, {})[p["alert_id"]] = p["kind"]
+        elif order == 1 and open_by_track.get(p.get("track_id", "")):
+            why = "; ".join(f"{k} {a}" for a, k in sorted(open_by_track[p["track_id"]].items()))
+            out.append(track_event_from_wire(p, remarks=why))
+        elif order == 2:
+            out.append(dispatch_event_from_wire(p))
+    return out
 
 
 # --- checking ------------------------------------------------------------------------------

@@ -162,3 +162,25 @@ def test_export_geojson_of_a_run_directory(tmp_path) -> None:
     first = out.read_text()
     main(["export", str(run), "--site", str(site_file), "--out", str(out)])
     assert out.read_text() == first, "deterministic"
+
+
+def test_run_to_cot_follows_open_alerts_and_orders() -> None:
+    from adapters import wire_out
+    from adapters.cot import run_to_cot
+
+    def tr(k: int) -> dict:
+        r = TrackReport("T-1", T0 + 10 * k, TrackStatus.CONFIRMED, np.array([0.0, 300.0 - 15 * k, 0.0, -1.5]), np.eye(4), 0.9,
+                        np.array([0.7, 0.1, 0.1, 0.1]), ("tower-03",), "main")
+        return wire_out.track_payload(r, SITE)
+
+    def al(state: str, k: int) -> dict:
+        a = AlertReport("A-1", state, "predicted_crossing", "medium", T0 + 10 * k, ("T-1",), np.array([0.0, 0.0]))
+        return wire_out.alert_payload(a, SITE)
+
+    tracks = [tr(k) for k in range(5)]
+    alerts = [al("new", 1), al("end", 3)]
+    orders = [wire_out.dispatch_payload(dispatch("new"), SITE)]
+    events = [check_event(e) for e in run_to_cot(tracks, alerts, orders)]
+    assert [(e.type, round(e.time - T0)) for e in events] == [
+        ("b-m-p-w-GOTO", 0), ("a-h-G-U-C-I", 10), ("a-h-G-U-C-I", 20)], "tracks only while the alert is open"
+    assert events[1].detail.find("remarks").text.startswith("predicted_crossing A-1. ")
