@@ -145,7 +145,15 @@ async def run_demo(
         if console_port is not None:
             tasks.append(
                 asyncio.create_task(
-                    serve_console(site, url, port=console_port, stop=stop, ready=lambda u: print(f"Operations console: {u}", file=stream, flush=True))
+                    serve_console(
+                        site,
+                        url,
+                        port=console_port,
+                        stop=stop,
+                        ready=lambda u: print(f"Operations console: {u}", file=stream, flush=True),
+                        clock=clock.now,
+                        clock_rate=speed,
+                    )
                 )
             )
         await asyncio.sleep(1.0)  # service and recorder subscribe before the sensors speak
