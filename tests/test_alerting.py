@@ -199,6 +199,16 @@ def test_meandering_unknown_track_is_treated_as_wildlife() -> None:
     assert "1 unknown object heading south" in news(walked)[0].summary
 
 
+def test_unlabelled_track_first_seen_near_the_line_is_alerted_once_it_has_made_progress() -> None:
+    eng = AlertEngine(SITE, "main")
+    events = walk(eng, "T-1", (0.0, 60.0), (0.0, -1.5), 150.0, cls="unknown")  # crosses 40 s in
+    first = news(events)
+    assert [a.kind for a in first] == ["crossing"]
+    t_alert = [t for t, a in events if a.state == "new"][0]
+    # needs 100 m of progress (reached 40 m past the line, ~27 s after crossing): within the 30 s the metric allows
+    assert 0.0 < t_alert - (T0 + 40.0) <= 30.0
+
+
 def test_zone_min_existence_override() -> None:
     zones = [{"id": "depot", "kind": "restricted", "polygon": square(0.0, -2000.0, 200.0), "min_existence": 0.99}]
     eng = AlertEngine(make_site(zones), "main")

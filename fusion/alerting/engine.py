@@ -181,7 +181,7 @@ class AlertEngine:
                 if flip == "into":
                     mem.crossed_at, mem.crossed_xy = r.time, point
                 flips[r.track_id] = (flip, r.time, point)
-            mem.observe_dwell(r.time, abs(float(d[i])), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
+            mem.observe_dwell(r.time, float(d[i]), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
             mem.observe_path(r.time, xy[i], max(cfg.straightness_window_s, cfg.loiter_time_s),
                              cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
             mem.via_port |= bool(in_port[i])
@@ -206,8 +206,10 @@ class AlertEngine:
         animal = table.class_idx == CLASSES.index("animal")
         labelled = table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1) >= cfg.label_prob
         motion = [self.memory[k].moving for k in ids]
+        # Metres made towards (and into) the protected side since the track was first seen.
+        progress = feats.d - np.array([self.memory[k].deepest_out_m for k in ids])
         purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
-                               for m in motion], dtype=bool)
+                               for m in motion], dtype=bool) & ~(progress < cfg.approach_min_m)
         via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)

@@ -30,6 +30,7 @@ class TrackMemory:
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, east, north) recent updates
     via_port: bool = False  # seen inside a port of entry: legal traffic, never a crossing threat
     farthest_m: float = 0.0  # farthest the track has been from the line (m): did it walk up to it?
+    deepest_out_m: float = float("inf")  # lowest signed distance seen (m, most on the unprotected side)
     loitered: bool = False  # dwelt confined near the line (a person waiting, not an animal passing): a threat from then on
     moving: tuple[float, float] | None = None  # (straightness, net speed) of the recent path, see motion()
     spread_m: float = float("inf")  # spread of the dwell window, see spread()
@@ -51,8 +52,10 @@ class TrackMemory:
         self.side, self.pending = sample, 0
         return "into" if sample > 0 else "out"
 
-    def observe_dwell(self, t: float, abs_d: float, near_m: float, exit_m: float) -> None:
+    def observe_dwell(self, t: float, d: float, near_m: float, exit_m: float) -> None:
+        abs_d = abs(d)
         self.farthest_m = max(self.farthest_m, abs_d)
+        self.deepest_out_m = min(self.deepest_out_m, d)
         if abs_d <= near_m:
             if self.near_since is None:
                 self.near_since = t
@@ -105,6 +108,7 @@ class TrackMemory:
             "side": self.side, "pending": self.pending, "crossed_at": self.crossed_at,
             "crossed_xy": None if self.crossed_xy is None else list(self.crossed_xy),
             "near_since": self.near_since, "path": [list(p) for p in self.path], "via_port": self.via_port, "loitered": self.loitered, "farthest_m": self.farthest_m,
+            "deepest_out_m": None if np.isinf(self.deepest_out_m) else self.deepest_out_m,
             "moving": None if self.moving is None else list(self.moving),
             "spread_m": None if not np.isfinite(self.spread_m) else self.spread_m,
         }
@@ -115,6 +119,7 @@ class TrackMemory:
             side=d["side"], pending=d["pending"], crossed_at=d["crossed_at"],
             crossed_xy=None if d["crossed_xy"] is None else tuple(d["crossed_xy"]),
             near_since=d["near_since"], path=[tuple(p) for p in d["path"]], via_port=d["via_port"], loitered=d["loitered"], farthest_m=d["farthest_m"],
+            deepest_out_m=float("inf") if d["deepest_out_m"] is None else d["deepest_out_m"],
             moving=None if d["moving"] is None else tuple(d["moving"]),
             spread_m=float("inf") if d["spread_m"] is None else d["spread_m"],
         )
