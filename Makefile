@@ -43,3 +43,13 @@ $(STAMP): | $(VENDOR_STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 test: browser
+
+# Resilience benchmarks (docs/operations.md): each starts its own mosquitto on a free port.
+# QUICK=1 for the short forms (about a minute each).
+.PHONY: bench-faults bench-garbage bench-load
+bench-faults: $(STAMP) mosquitto
+	$(PY) benchmarks/faults.py $(if $(QUICK),--quick) $(ARGS)
+bench-garbage: $(STAMP) mosquitto
+	$(PY) benchmarks/garbage.py $(if $(QUICK),--quick) $(ARGS)
+bench-load: $(STAMP) mosquitto
+	$(PY) benchmarks/load.py $(if $(QUICK),--quick) $(ARGS)

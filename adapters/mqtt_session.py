@@ -41,6 +41,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 log = logging.getLogger(__name__)
+#: aiomqtt/paho's own logger. aiomqtt warns whenever more than 10 publishes are in flight,
+#: which is normal operation here (a window of them is the point), so only errors pass.
+_client_log = logging.getLogger(__name__ + ".client")
+_client_log.setLevel(logging.ERROR)
 
 OnMessage = Callable[[str, bytes, float], Awaitable[None]]
 
@@ -172,6 +176,7 @@ class MqttSession:
             password=self.password,
             keepalive=self.keepalive_s,
             timeout=self.connect_timeout_s,
+            logger=_client_log,
             tls_params=tls_params,
             tls_insecure=True if (self.tls and self.tls.insecure_skip_hostname_check) else None,
             max_inflight_messages=self.receive_maximum,
@@ -297,30 +302,39 @@ class MqttSession:
         """Publish and return once the broker has it (PUBACK for QoS 1; sent for QoS 0).
 
         Waits while disconnected; a publish cut off by a disconnect is sent again on
-        the next connection.
+        the next connection. (aiomqtt would wait for a PUBACK on a dead connection
+        forever, so the connection's end cancels the wait; no extra task per message.)
         """
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             await self._ready.wait()
             client, lost = self._client, self._lost
             if client is None or lost is None or lost.done():
                 await asyncio.sleep(0)
                 continue
-            task = asyncio.ensure_future(client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf))
+            cut_off = False
+
+            def on_lost(_: object) -> None:
+                nonlocal cut_off
+                cut_off = True
+                me.cancel()
+
+            lost.add_done_callback(on_lost)
             try:
-                await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                task.cancel()
-                raise
-            if task.done() and not task.cancelled() and task.exception() is None:
+                await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
                 self.stats.publishes_acked += 1
                 return
-            if not task.done():
-                task.cancel()
-            elif not task.cancelled():
-                task.exception()  # retrieved: the connection died under it
+            except asyncio.CancelledError:
+                if not cut_off:
+                    raise
+                me.uncancel()
+            except aiomqtt.MqttError:
+                if not lost.done():  # refused while connected (paho not connected yet): brief pause
+                    await asyncio.sleep(0.05)
+            finally:
+                lost.remove_done_callback(on_lost)
             self.stats.publish_retries += 1
-            if not lost.done():  # refused while connected (e.g. not connected yet in paho): brief pause
-                await asyncio.sleep(0.05)
 
 
 def _reason_value(exc: MqttConnectError) -> int:

@@ -5,8 +5,8 @@
 
 A mosquitto of its own (persistence on) on a free port; ``borderwatch run`` as a child
 process with ``--keep-journal``; the incident (the demo group plus walkers and groups
-crossing along the whole line, three radars with clutter) played in real time by a
-sensor client; a console client with a persistent session. Faults alternate: SIGKILL
+crossing along the whole line, three radars with clutter, a K-9 team reporting drugs
+every 15 s) played in real time by a sensor client; a console client with a persistent session. Faults alternate: SIGKILL
 the service and start it again at once (``--standby``: a second instance waiting on
 the state lock takes over, and a new standby is started); stop the broker, wait ``--down`` s, start it.
 
@@ -37,6 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.mqtt_session import MqttSession  # noqa: E402
+from adapters.recording import RecordedMessage  # noqa: E402
+from adapters.timefmt import to_iso  # noqa: E402
 from adapters.site_file import load_site  # noqa: E402
 from benchmarks.harness import (  # noqa: E402
     Broker,
@@ -75,6 +77,19 @@ def incident(duration_s: float, seed: int = 7):
     return base.model_copy(update={"duration_s": duration_s, "targets": [*base.targets, *extra], "seed": seed})
 
 
+def k9_reports(start: float, duration_s: float, every_s: float = 15.0) -> list[RecordedMessage]:
+    """K-9 narcotics indications along the line every ``every_s``: alerts (and dispatch orders)
+    at once, so a run has alert traffic from its first minute (crossing alerts take minutes)."""
+    out = []
+    for i in range(int(duration_s / every_s)):
+        t = start + 3.0 + i * every_s
+        lon = -122.88 + (i * 0.037) % 0.26
+        body = {"sensor_id": "k9-alpha", "seq": i, "time": to_iso(t), "platform": {"lat": 49.006, "lon": round(lon, 5)},
+                "detections": [{"lat": 49.004, "lon": round(lon + 0.001, 5), "sigma_m": 80.0, "narcotics": True, "count": 1 + i % 3}]}
+        out.append(RecordedMessage(t + 0.05, "bw/v1/sensors/k9/k9-alpha/detections", json.dumps(body).encode()))
+    return out
+
+
 async def _probe(session: MqttSession, n: int) -> None:
     await session.publish(f"bw/v1/sensors/radar/probe-{n}/detections", json.dumps({"probe": n}).encode(), 1)
 
@@ -102,6 +117,7 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(2.0)  # let it import and reach the state lock
     messages = time_shift(messages, time.time() + 1.0 - messages[0].recv_time)
     start, end = messages[0].recv_time, messages[-1].recv_time
+    messages = sorted([*messages, *k9_reports(start, end - start)], key=lambda m: m.recv_time)
     n_faults = args.broker_restarts + args.kills
     fault_times = [start + 4.0 + i * (end - start - 8.0) / n_faults for i in range(n_faults)]
     kinds = ["kill" if i % 2 == 0 else "broker" for i in range(n_faults)]

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                       # 1,000 and 5,000 det/s, 30 s each
     .venv/bin/python benchmarks/load.py --rates 100,300,1000 --duration 60
     .venv/bin/python benchmarks/load.py --quick               # 200 and 1,000 det/s, 15 s each
+    .venv/bin/python benchmarks/load.py --plumbing --rates 1000,5000   # the service's own path, no tracker
 
 Per rate: a mosquitto of its own, ``borderwatch run`` as a child process (one core:
 the service is one asyncio thread), and ``benchmarks/load_gen.py`` traffic: 100
@@ -109,6 +110,79 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     }
 
 
+def plumbing_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
+    """The service's own path at ``rate`` messages/s, without tracker cost: every message names
+    an unknown sensor, so it is received, journalled, validated and answered by a dead letter."""
+    import re
+
+    from adapters.recording import RecordedMessage
+    from adapters.timefmt import to_iso
+
+    site_file = work / "site.yaml"
+    site_file.write_text(yaml.safe_dump(site_dict(N_SENSORS), sort_keys=False))
+    broker = Broker(work / f"broker-p{rate}")
+    broker.start()
+    svc = ServiceProcess(site_file, broker.url, work / f"state-p{rate}", log=work / f"service-p{rate}.log")
+    svc.start()
+    t0 = time.monotonic()
+    while not ((h := svc.health()) and h["status"] == "ok"):
+        if time.monotonic() - t0 > 30:
+            raise SystemExit(f"service did not start; see {svc.log}")
+        time.sleep(0.05)
+    start = time.time() + 1.0
+    n = int(rate * args.duration)
+    msgs = []
+    for i in range(n):
+        t = start + i / rate
+        sid = f"ghost-{i % N_SENSORS:03d}"
+        body = {"sensor_id": sid, "seq": i // N_SENSORS, "time": to_iso(t), "detections": [{"lat": 49.001, "lon": -122.75, "sigma_m": 10.0}]}
+        msgs.append(RecordedMessage(t, f"bw/v1/sensors/drone/{sid}/detections", json.dumps(body, separators=(",", ":")).encode()))
+
+    async def main() -> tuple[Console, str, float]:
+        console = Console(broker.url, client_id=f"bench-console-plumbing-{rate}")
+        console_task = asyncio.create_task(console.run())
+        await asyncio.sleep(0.3)
+        player = Player(broker.url, client_id=f"bench-plumbing-{rate}", window=2000)
+        await player.play(msgs)
+        late = player.acked[-1][1] - msgs[-1].recv_time
+        await asyncio.sleep(args.drain)
+        m = svc.metrics()
+        console_task.cancel()
+        await asyncio.gather(console_task, return_exceptions=True)
+        return console, m, late
+
+    console, m, late = asyncio.run(main())
+    svc.stop()
+    broker.stop()
+    when = re.compile(rb'"time":"([^"]+)"')
+    lat, leg_in, leg_out = [], [], []
+    for t, topic, payload in console.received:
+        if topic.endswith("/deadletter") and payload:
+            doc = json.loads(payload)
+            found = when.search(doc["payload_excerpt"].encode())
+            if found:
+                sent = from_iso(found.group(1).decode())
+                lat.append(t - sent)
+                leg_in.append(from_iso(doc["time"]) - sent)  # the dead letter's time is the service's receipt time
+                leg_out.append(t - from_iso(doc["time"]))
+    pipe_n = metric_value(m, "borderwatch_tracker_seconds_count")
+    pipe_s = metric_value(m, "borderwatch_tracker_seconds_sum")
+    return {
+        "rate_offered_msg_s": rate,
+        "messages_offered": n,
+        "dead_letters_counted": int(metric_value(m, "borderwatch_deadletters_total", 'reason="unknown_sensor"')),
+        "dead_letters_received": len(lat),
+        "dead_letters_shed": int(metric_value(m, "borderwatch_shed_total", 'queue="deadletter"')),
+        "publisher_behind_at_end_s": round(late, 2),
+        "latency_p50_ms": _ms(percentile(lat, 50)),
+        "latency_p95_ms": _ms(percentile(lat, 95)),
+        "latency_p99_ms": _ms(percentile(lat, 99)),
+        "sensor_to_service_p50_ms": _ms(percentile(leg_in, 50)),
+        "service_to_console_p50_ms": _ms(percentile(leg_out, 50)),
+        "pipeline_ms_per_message_mean": round(1000 * pipe_s / max(pipe_n, 1), 3),
+    }
+
+
 def _ms(s: float) -> int | None:
     return None if s != s else round(1000 * s)  # NaN: no alert arrived
 
@@ -120,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain", type=float, default=10.0, help="seconds the service gets after the traffic stops")
     ap.add_argument("--reorder-latency", type=float, default=0.1, help="the service's reorder buffer latency, s")
     ap.add_argument("--quick", action="store_true", help="200 and 1,000 det/s, 15 s each")
+    ap.add_argument("--plumbing", action="store_true", help="messages/s through the service's own path (dead letters), no tracker")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
@@ -128,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for rate in (int(r) for r in args.rates.split(",")):
         print(f"  rate {rate} det/s ...", file=sys.stderr, flush=True)
-        rows.append(one_rate(rate, args, work))
+        rows.append(plumbing_rate(rate, args, work) if args.plumbing else one_rate(rate, args, work))
     keys = list(rows[0])
-    print("\nload benchmark (100 drones, one service process, reorder latency %.2f s)" % args.reorder_latency)
+    if args.plumbing:
+        print("\nplumbing benchmark (sensor -> broker -> service: session, journal, validation -> dead letter -> broker -> console)")
+    else:
+        print("\nload benchmark (100 drones, one service process, reorder latency %.2f s)" % args.reorder_latency)
     width = max(len(k) for k in keys)
     for k in keys:
         print(f"  {k:<{width}}  " + "  ".join(f"{str(r[k]):>10}" for r in rows))

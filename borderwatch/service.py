@@ -84,6 +84,9 @@ class ServiceConfig:
     track_queue_max: int = 5_000
     deadletter_queue_max: int = 1_000
     durable_window: int = 64
+    #: QoS 1 track and dead-letter messages in flight at once (each kind); keep it at or
+    #: under the broker's in-flight limit for us (mosquitto max_inflight_messages / Receive Maximum).
+    light_window: int = 200
     #: Receive clock (epoch s). A warped clock (demo) runs ``clock_speed`` times wall time.
     clock: Callable[[], float] = time.time
     clock_speed: float = 1.0
@@ -317,7 +320,7 @@ class Service:
                 await self.session.publish(o.topic, o.payload, 0, o.retain)
                 self.metrics.messages_out.labels(o.kind).inc()
                 continue
-            while len(inflight) >= self.config.durable_window:
+            while len(inflight) >= self.config.light_window:
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
             task = asyncio.get_running_loop().create_task(self._publish_counted(o))
             inflight.add(task)

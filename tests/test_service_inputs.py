@@ -48,10 +48,15 @@ def test_every_bad_input_class_is_dead_lettered_with_reason_and_counter(mosquitt
                     if len(dead) == len(items):
                         break
         svc = holder["s"]
-        reader, writer = await asyncio.open_connection("127.0.0.1", svc.metrics_port)
-        writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
-        metrics = (await reader.read()).decode()
-        writer.close()
+        want = f'borderwatch_messages_out_total{{kind="deadletter"}} {float(len(items))}'
+        for _ in range(100):  # the PUBACK of the last dead letter may land just after the console has it
+            reader, writer = await asyncio.open_connection("127.0.0.1", svc.metrics_port)
+            writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+            metrics = (await reader.read()).decode()
+            writer.close()
+            if want in metrics:
+                break
+            await asyncio.sleep(0.05)
         ok, health = svc.health()
         stop.set()
         await task

@@ -120,15 +120,16 @@ def test_json_log_lines() -> None:
     assert isinstance(JsonFormatter().format(logging.LogRecord("a", 20, "f", 1, "m", None, None)), str)
 
 
-def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "borderwatch.cli", "run", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+def _run_cli(*args: str, env: dict[str, str] | None = None, full_cli: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "borderwatch.cli", "run"] if full_cli else [sys.executable, "-m", "borderwatch.commands.run"]
+    return subprocess.run([*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_run_refuses_bad_site_file_naming_file_and_field(tmp_path: Path) -> None:
     site = (ROOT / "configs" / "site.yaml").read_text().replace("max_range_m: 8000", "max_rnage_m: 8000", 1)
     bad = tmp_path / "site.yaml"
     bad.write_text(site)
-    r = _run_cli("--site", str(bad), "--broker", "mqtt://127.0.0.1:1")
+    r = _run_cli("--site", str(bad), "--broker", "mqtt://127.0.0.1:1", full_cli=True)
     assert r.returncode == 2
     assert str(bad) in r.stderr and "max_rnage_m" in r.stderr
 
