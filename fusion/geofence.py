@@ -27,8 +27,8 @@ FloatArray = NDArray[np.float64]
 #: How far (metres) the border is extended beyond its ends to close the protected side.
 _FAR_M = 1.0e6
 
-#: Largest lon/lat step (degrees, ~100 m) between border and zone vertices in ENU.
-DENSIFY_STEP_DEG = 1.0e-3
+#: Largest lon/lat step (degrees; ~730 m of a parallel at 49 N, where the chord is 1.2 cm off the parallel) between vertices in ENU.
+DENSIFY_STEP_DEG = 1.0e-2
 
 #: Unit normal pointing into each protected side, east/north.
 _SIDE_NORMAL = {"south": (0.0, -1.0), "north": (0.0, 1.0), "east": (1.0, 0.0), "west": (-1.0, 0.0)}

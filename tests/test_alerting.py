@@ -242,6 +242,25 @@ def test_group_shares_one_alert_and_counts_heads() -> None:
     assert len([a for a in out if a.state == "new"]) == 2
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 2**31 - 1))
+def test_property_group_labels_are_the_connected_components(n: int, seed: int) -> None:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from fusion.alerting.grouping import group_labels
+
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 400, (n, 2))
+    v = rng.normal(0, 0.6, (n, 2))
+    labels = group_labels(xy, v, 60.0, 0.8)
+    adj = (np.linalg.norm(xy[:, None] - xy[None], axis=-1) < 60.0) & (np.linalg.norm(v[:, None] - v[None], axis=-1) < 0.8)
+    _, ref = connected_components(csr_matrix(adj), directed=False)
+    same = labels[:, None] == labels[None, :]
+    assert np.array_equal(same, ref[:, None] == ref[None, :])
+    assert list(dict.fromkeys(labels.tolist())) == sorted(set(labels.tolist())), "numbered in order of first row"
+
+
 def test_merging_groups_keep_the_older_alert() -> None:
     eng = AlertEngine(SITE, "main")
     out = []

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fusion.geofence import Geofence, densify_lonlat
+from fusion.geofence import DENSIFY_STEP_DEG, Geofence, densify_lonlat
 from fusion.site import Site
 
 
@@ -46,7 +46,7 @@ def test_border_follows_the_parallel_not_the_chord() -> None:
     assert sag_m > 7.0
     assert float(FENCE.signed_distance(np.array([[10_000.0, 0.0]]))[0]) == pytest.approx(sag_m, abs=0.05)
     dense = densify_lonlat(np.array([[-122.9, 49.0], [-122.6, 49.0]]))
-    assert np.abs(np.diff(dense, axis=0)).max() <= 1e-3 + 1e-12 and len(dense) >= 301
+    assert np.abs(np.diff(dense, axis=0)).max() <= DENSIFY_STEP_DEG + 1e-12 and len(dense) >= 0.3 / DENSIFY_STEP_DEG + 1
     np.testing.assert_array_equal(dense[[0, -1]], [[-122.9, 49.0], [-122.6, 49.0]])
 
 
