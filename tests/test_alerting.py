@@ -96,8 +96,8 @@ def test_walker_gets_one_alert_from_prediction_to_crossing_to_deletion() -> None
     assert "1 person heading south, crossing in about" in first.summary
     became = [(t, a) for t, a in events if a.kind == "crossing"]
     assert became and became[0][1].state == "update"
-    # decided one update after the track is a margin (max(5 m, 1 sigma = 10 m)) past the line
-    assert 0.0 < became[0][0] - t_cross <= 10.0 / 1.5 + SCAN_S + 1e-6
+    # decided on the second update beyond the margin (max(5 m, 1 sigma = 10 m)) past the line
+    assert 0.0 < became[0][0] - t_cross <= 10.0 / 1.5 + 2 * SCAN_S + 1e-6
     assert became[0][1].direction == "southbound" and became[0][1].eta_s is None
     assert became[0][1].severity == "high"
     etas = [a.eta_s for _, a in events if a.kind == "predicted_crossing"]

@@ -32,7 +32,7 @@ class AlertConfig:
     crossing_recent_s: float = 60.0  # a side flip this recent still opens a crossing once the track qualifies
     crossing_margin_m: float = 5.0  # a side counts only beyond this distance from the line ...
     crossing_margin_sigmas: float = 1.0  # ... or this many standard deviations of the track's cross-line position
-    crossing_confirm_updates: int = 1  # updates beyond the margin on the new side before the side flips
+    crossing_confirm_updates: int = 2  # consecutive updates beyond the margin on the new side before the side flips
     return_hold_s: float = 120.0  # a crossing alert ends after its tracks have been back across this long
     alert_outbound_crossings: bool = False  # also alert crossings out of the protected side
     # --- incursion -----------------------------------------------------------------

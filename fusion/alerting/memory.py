@@ -2,10 +2,11 @@
 
 Side of the border with hysteresis (a Schmitt trigger): a sample counts for a side
 only when the track is beyond ``margin = max(margin_m, k * sigma_d)`` from the line,
-and the remembered side flips after ``confirm`` consecutive such samples on the
-other side. A track wandering within the margin never flips, so it never flaps; the
-cost is the time to get ``margin`` past the line (about 10 s for a walker with a
-10 m cross-line sigma) plus ``confirm - 1`` updates.
+and the remembered side flips after ``confirm`` (default 2) consecutive such samples
+on the other side: the direction comes from the side history, never from one noisy
+sample. A track wandering within the margin never flips, so it never flaps; the
+cost is the time to get ``margin`` past the line (about 7 s for a walker with a
+10 m cross-line sigma) plus ``confirm - 1`` updates (2 s with a radar).
 """
 
 from __future__ import annotations
