@@ -43,6 +43,7 @@ N_SENSORS = 100
 
 def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     per_sensor = max(1, round(rate / N_SENSORS))
+    period_s = per_sensor * N_SENSORS / rate  # below 100 det/s: one detection per message, sent less often
     site_file = work / "site.yaml"
     site_doc = site_dict(N_SENSORS)
     site_file.write_text(yaml.safe_dump(site_doc, sort_keys=False))
@@ -58,7 +59,7 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
             raise SystemExit(f"service did not start; see {svc.log}")
         time.sleep(0.05)
     start = time.time() + 1.0
-    msgs = messages(site, start - 0.05, args.duration, per_sensor)
+    msgs = messages(site, start - 0.05, args.duration, per_sensor, period_s=period_s)
     offered = sum(len(json.loads(m.payload)["detections"]) for m in msgs)
 
     async def main() -> tuple[Console, dict]:
@@ -95,6 +96,7 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     return {
         "rate_offered_det_s": round(offered / args.duration),
         "detections_per_message": per_sensor,
+        "messages_per_s": round(N_SENSORS / period_s),
         "messages_offered": len(msgs),
         "messages_processed_during_offer": int(msgs_window),
         "detections_processed_per_s_during_offer": round(msgs_window * per_sensor / args.duration),
