@@ -12,7 +12,10 @@ Interface
         GOSPA = ( sum_{(i,j) assigned} d_ij^p + c^p/2 * (n_missed + n_false) )^(1/p)
 
     minimised over assignments; a pair with d_ij >= c costs as much as a miss plus a
-    false track, so it is reported as both (as Stone Soup does). ``Gospa`` holds
+    false track, so it is reported as both (as Stone Soup does). Only pairs closer
+    than c can matter, so large sets are split with a KD-tree into connected
+    groups of such pairs, each solved on its own (exact, and memory grows with the
+    close pairs, not n x m). ``Gospa`` holds
     ``total`` (metres), ``localisation``, ``missed`` and ``false`` (the three parts
     of the sum *before* the 1/p root, in metres^p, so that
     ``total**p == localisation + missed + false``), ``n_missed``, ``n_false`` and
@@ -55,6 +58,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 FloatArray = NDArray[np.float64]
@@ -98,12 +104,8 @@ def gospa(truth_xy: ArrayLike, est_xy: ArrayLike, c: float = 100.0, p: float = 2
             n_false=m,
             assignment=np.zeros((0, 2), dtype=np.int64),
         )
-    d = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1))
-    cost = np.minimum(d, c) ** p
-    rows, cols = linear_sum_assignment(cost)
-    keep = d[rows, cols] < c
-    rows, cols = rows[keep], cols[keep]
-    loc = float((d[rows, cols] ** p).sum())
+    rows, cols, dist = _assign_within(x, y, c, p)
+    loc = float((dist**p).sum())
     k = rows.size
     n_missed, n_false = n - k, m - k
     missed, false = half * n_missed, half * n_false
@@ -116,6 +118,50 @@ def gospa(truth_xy: ArrayLike, est_xy: ArrayLike, c: float = 100.0, p: float = 2
         n_false=n_false,
         assignment=np.stack([rows, cols], axis=1).astype(np.int64),
     )
+
+
+def _assign_within(x: FloatArray, y: FloatArray, gate: float, p: float,
+                   dense_limit: int = 250_000) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray]:
+    """Minimum sum of d^p one-to-one assignment using only pairs with d < gate.
+
+    Returns (rows, cols, d) of the assigned pairs. Pairs at or beyond the gate are
+    never taken (for GOSPA they cost no less than a miss plus a false track).
+    Small problems are solved densely; larger ones per connected group of close
+    pairs found with a KD-tree.
+    """
+    n, m = x.shape[0], y.shape[0]
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if n == 0 or m == 0:
+        return empty
+    if n * m <= dense_limit:
+        d = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1))
+        r, c = linear_sum_assignment(np.minimum(d, gate) ** p)
+        keep = d[r, c] < gate
+        return r[keep].astype(np.int64), c[keep].astype(np.int64), d[r, c][keep]
+    sp = cKDTree(x).sparse_distance_matrix(cKDTree(y), gate, output_type="coo_matrix")
+    keep = sp.data < gate
+    ti, ej, dd = sp.row[keep].astype(np.int64), sp.col[keep].astype(np.int64), sp.data[keep]
+    if ti.size == 0:
+        return empty
+    g = coo_matrix((np.ones(ti.size), (ti, n + ej)), shape=(n + m, n + m))
+    lab = connected_components(g, directed=False)[1][ti]
+    order = np.argsort(lab, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, lab[order][1:] != lab[order][:-1], True])
+    out_r, out_c, out_d = [], [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
+        tr, tinv = np.unique(ti[idx], return_inverse=True)
+        es, einv = np.unique(ej[idx], return_inverse=True)
+        C = np.full((tr.size, es.size), gate**p)
+        C[tinv, einv] = dd[idx] ** p
+        D = np.full((tr.size, es.size), np.inf)
+        D[tinv, einv] = dd[idx]
+        r, c = linear_sum_assignment(C)
+        ok = D[r, c] < gate
+        out_r.append(tr[r[ok]])
+        out_c.append(es[c[ok]])
+        out_d.append(D[r, c][ok])
+    return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_d)
 
 
 @dataclass(frozen=True)
@@ -175,22 +221,21 @@ class IdTracker:
         y = _as_points(est_xy)
         assigned: list[Hashable | None] = [None] * len(truth_ids)
         if x.shape[0] and y.shape[0]:
-            d = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1))
             col = {tid: j for j, tid in enumerate(track_ids)}
+            prev = np.array([col.get(self._last_track.get(t), -1) for t in truth_ids], dtype=np.int64)
+            has = np.flatnonzero(prev >= 0)
             free_t = np.ones(x.shape[0], bool)
             free_e = np.ones(y.shape[0], bool)
-            for i, truth in enumerate(truth_ids):
-                j = col.get(self._last_track.get(truth))
-                if j is not None and free_e[j] and d[i, j] < gate:
-                    assigned[i] = track_ids[j]
-                    free_t[i] = free_e[j] = False
+            if has.size:
+                d = np.hypot(*(x[has] - y[prev[has]]).T)
+                for i, j in zip(has[d < gate].tolist(), prev[has][d < gate].tolist()):
+                    if free_e[j]:
+                        assigned[i] = track_ids[j]
+                        free_t[i] = free_e[j] = False
             ti, ej = np.flatnonzero(free_t), np.flatnonzero(free_e)
-            if ti.size and ej.size:
-                sub = d[np.ix_(ti, ej)]
-                rows, cols = linear_sum_assignment(np.where(sub < gate, sub, 1e12))
-                for r, c in zip(rows, cols):
-                    if sub[r, c] < gate:
-                        assigned[int(ti[r])] = track_ids[int(ej[c])]
+            r, c, _ = _assign_within(x[ti], y[ej], gate, 1.0)
+            for a, b in zip(ti[r].tolist(), ej[c].tolist()):
+                assigned[a] = track_ids[b]
         return self.update(truth_ids, assigned)
 
 

@@ -85,6 +85,21 @@ def test_gospa_matches_stone_soup() -> None:
         assert ours.false == pytest.approx(ss["false"], rel=1e-9, abs=1e-9)
 
 
+def test_large_sets_split_by_kdtree_give_the_dense_answer() -> None:
+    from fusion.metrics import _assign_within
+
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(0, 3000, size=(700, 2))
+    est = np.concatenate([truth[:600] + rng.normal(0, 30, (600, 2)), rng.uniform(0, 3000, (150, 2))])
+    for p in (1.0, 2.0):
+        r1, c1, d1 = _assign_within(truth, est, 100.0, p, dense_limit=10**9)
+        r2, c2, d2 = _assign_within(truth, est, 100.0, p, dense_limit=0)
+        assert r1.size == r2.size
+        assert (d1**p).sum() == pytest.approx((d2**p).sum(), rel=1e-9)
+    assert gospa(truth, est).total == pytest.approx(
+        np.sqrt((d2**2).sum() + 5000 * (700 - r2.size) + 5000 * (750 - r2.size)), rel=1e-9)
+
+
 def test_id_switches_and_fragmentation() -> None:
     series = [
         (["a", "b"], ["T1", "T2"]),
