@@ -152,28 +152,41 @@ def hostile_track_events(tracks: Iterable[TrackReport], alerts: Iterable[AlertRe
             for r in sorted(tracks, key=lambda r: r.track_id) if r.track_id in why]
 
 
+class CotStream:
+    """Published messages in, CoT events out: every dispatch order, and every track message
+    while the track is named by an open alert of a hostile kind (the live forwarder and
+    ``run_to_cot`` share it, so both send the same events for the same messages)."""
+
+    def __init__(self) -> None:
+        self.open_by_track: dict[str, dict[str, str]] = {}  # track -> {alert_id: kind} open now
+
+    def feed(self, kind: str, p: dict) -> list[bytes]:
+        """``kind`` is ``alert``, ``track`` or ``dispatch``; returns the CoT events it causes."""
+        if kind == "alert" and p.get("kind") in HOSTILE_KINDS:
+            for t in p.get("track_ids", []):
+                if p.get("state") == "end":
+                    self.open_by_track.get(t, {}).pop(p["alert_id"], None)
+                else:
+                    self.open_by_track.setdefault(t, {})[p["alert_id"]] = p["kind"]
+        elif kind == "track" and self.open_by_track.get(p.get("track_id", "")):
+            why = "; ".join(f"{k} {a}" for a, k in sorted(self.open_by_track[p["track_id"]].items()))
+            return [track_event_from_wire(p, remarks=why)]
+        elif kind == "dispatch":
+            return [dispatch_event_from_wire(p)]
+        return []
+
+
 def run_to_cot(tracks: Iterable[dict], alerts: Iterable[dict], dispatches: Iterable[dict]) -> list[bytes]:
-    """CoT for a replay's published messages, in time order: every dispatch order, and every
-    track message while the track is named by an open alert of a hostile kind."""
-    open_by_track: dict[str, dict[str, str]] = {}  # track -> {alert_id: kind} open at this point of the run
+    """CoT for a replay's published messages, in time order (see ``CotStream``)."""
     timeline: list[tuple[str, int, int, dict]] = []  # (time, stream order, index, payload)
     for order, stream in enumerate((alerts, tracks, dispatches)):
         for i, p in enumerate(stream):
             timeline.append((p.get("time", ""), order, i, p))
     timeline.sort(key=lambda e: (from_iso(e[0]) if e[0] else 0.0, e[1], e[2]))
+    cot = CotStream()
     out: list[bytes] = []
     for _, order, _, p in timeline:
-        if order == 0 and p.get("kind") in HOSTILE_KINDS:
-            for t in p.get("track_ids", []):
-                if p.get("state") == "end":
-                    open_by_track.get(t, {}).pop(p["alert_id"], None)
-                else:
-                    open_by_track.setdefault(t, {})[p["alert_id"]] = p["kind"]
-        elif order == 1 and open_by_track.get(p.get("track_id", "")):
-            why = "; ".join(f"{k} {a}" for a, k in sorted(open_by_track[p["track_id"]].items()))
-            out.append(track_event_from_wire(p, remarks=why))
-        elif order == 2:
-            out.append(dispatch_event_from_wire(p))
+        out += cot.feed(("alert", "track", "dispatch")[order], p)
     return out
 
 

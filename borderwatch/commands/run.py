@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reorder-latency", type=float, metavar="S", help="reorder buffer latency, seconds (default: the pipeline's)")
     p.add_argument("--track-qos", type=int, choices=(0, 1), help="QoS of track messages (default: the pipeline's)")
     p.add_argument("--keep-journal", action="store_true", help="never prune the inbound journal (audit trail; grows without bound)")
+    p.add_argument("--cot", metavar="URL", help="also send dispatch orders and hostile tracks as Cursor-on-Target to udp://HOST:PORT or tcp://HOST:PORT")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=run)
 
@@ -87,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
             cert_file=str(args.tls_cert) if args.tls_cert else None,
             key_file=str(args.tls_key) if args.tls_key else None,
         )
+    if args.cot:
+        from borderwatch.cot_output import parse_cot_url
+
+        try:
+            parse_cot_url(args.cot)
+        except ValueError as exc:
+            return _fail(str(exc))
     from borderwatch.pipeline import PipelineConfig  # the service's modules load only when it runs
     from borderwatch.service import ServiceConfig
 
@@ -107,22 +115,30 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("borderwatch").info(
         "starting", extra={"site": site.site.name, "broker": args.broker, "state_dir": str(args.state_dir) if args.state_dir else None}
     )
-    return asyncio.run(_main(site, args.broker, config))
+    return asyncio.run(_main(site, args.broker, config, args.cot))
 
 
-async def _main(site: Site, broker: str, config: ServiceConfig) -> int:
+async def _main(site: Site, broker: str, config: ServiceConfig, cot_url: str | None = None) -> int:
     from borderwatch.service import RecoveryError, run_service
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    cot = None
+    if cot_url:
+        from borderwatch.cot_output import CotForwarder
+
+        cot = CotForwarder(cot_url)
     try:
-        await run_service(site, broker, config=config, stop=stop)
+        await run_service(site, broker, config=config, stop=stop, on_outbound=cot)
     except RecoveryError as exc:
         logging.getLogger("borderwatch").error("cannot recover state", extra={"error": str(exc)})
         print(f"borderwatch run: {exc}", file=sys.stderr)
         return 3
+    finally:
+        if cot is not None:
+            cot.close()
     return 0
 
 
