@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH):/usr/sbin
 
-.PHONY: demo test mosquitto bench clean
+.PHONY: demo test mosquitto clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -53,3 +53,17 @@ bench-garbage: $(STAMP) mosquitto
 	$(PY) benchmarks/garbage.py $(if $(QUICK),--quick) $(ARGS)
 bench-load: $(STAMP) mosquitto
 	$(PY) benchmarks/load.py $(if $(QUICK),--quick) $(ARGS)
+
+# Tracking, alerting, simulation and console benchmarks (benchmarks/README.md). QUICK=1 for short runs.
+.PHONY: bench-tracker bench-fusion bench-alerts bench-sim bench-console
+bench-tracker: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/tracker_vs_stonesoup.py $(if $(QUICK),--quick) $(ARGS)
+bench-fusion: $(STAMP)
+	$(PY) benchmarks/fusion_vs_single_sensor.py $(if $(QUICK),--quick) $(ARGS)
+bench-alerts: $(STAMP)
+	$(PY) benchmarks/alerting_scenarios.py $(ARGS)
+bench-sim: $(STAMP)
+	$(PY) benchmarks/bench_simulate.py $(ARGS)
+bench-console: $(STAMP) browser mosquitto
+	$(PY) benchmarks/console_load.py $(ARGS)
