@@ -25,7 +25,7 @@ sticky matching within c), wall ms per scan (median, p99), CPU ms per scan
 Soup run that exceeds --budget-s seconds stops and is reported from the scans it
 finished (column ``scans``).
 
-    .venv/bin/python benchmarks/tracker_vs_stonesoup.py            # full table (~10 min)
+    .venv/bin/python benchmarks/tracker_vs_stonesoup.py            # full table (~40 min on 2 shared cores)
     .venv/bin/python benchmarks/tracker_vs_stonesoup.py --quick    # 60 scans, N = 10 and 100
 """
 
@@ -240,7 +240,7 @@ def main() -> int:
         return 0
     ns = a.n or ([10, 100] if a.quick else [10, 100, 1000])
     scans = a.scans or (60 if a.quick else 300)
-    budget = a.budget_s or (20.0 if a.quick else 150.0)
+    budget = a.budget_s or (20.0 if a.quick else 300.0)
     rows = []
     for n in ns:
         for tr in a.trackers:
@@ -252,7 +252,12 @@ def main() -> int:
                 continue
             rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
             print(f"  done {tr} N={n}", file=sys.stderr, flush=True)
-    print(f"seed {a.seed}, {scans} scans, GOSPA c={GOSPA_C:.0f} m p=2 (parts in m^2), Pd {PD}, sigma {SIGMA} m, "
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        ss = version("stonesoup")
+    except PackageNotFoundError:
+        ss = "not installed"
+    print(f"Stone Soup {ss}; seed {a.seed}, {scans} scans, GOSPA c={GOSPA_C:.0f} m p=2 (parts in m^2), Pd {PD}, sigma {SIGMA} m, "
           f"{CLUTTER_MEAN:.0f} clutter/scan")
     head = f"| {'tracker':<20} | {'N':>5} | {'scans':>5} | {'GOSPA m':>8} | {'loc m2':>9} | {'missed m2':>10} | " \
            f"{'false m2':>9} | {'ID sw':>6} | {'ms med':>8} | {'ms p99':>8} | {'cpu ms':>8} | {'peak MB':>7} |"
