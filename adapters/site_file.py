@@ -60,9 +60,9 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# _parse_yaml, _line_of, _describe and field_path are also used by simulators/scenario.py (scenario files
-# report errors the same way): keep their signatures.
-def _parse_yaml(text: str, path: Path) -> tuple[object, yaml.Node | None]:
+# parse_yaml, line_of, describe_error, field_path and read_yaml_mapping are shared with
+# simulators/scenario.py, so scenario files report errors the same way as site files.
+def parse_yaml(text: str, path: Path) -> tuple[object, yaml.Node | None]:
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
@@ -89,7 +89,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
     if node is None:
         return None
@@ -105,7 +105,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return node.start_mark.line + 1
 
 
-def _describe(err: dict) -> str:
+def describe_error(err: dict) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     loc = err["loc"]
     if loc and loc[-1] == "type" and err["type"] == "enum":
@@ -158,26 +158,35 @@ def _geometry_errors(site: Site) -> list[tuple[tuple[int | str, ...], str]]:
     return errs
 
 
-def load_site(path: Path | str) -> Site:
-    """Read, validate and return the site; raise ``ConfigError`` listing every problem."""
-    path = Path(path)
+def read_yaml_mapping(path: Path, expected: str) -> tuple[dict, yaml.Node | None]:
+    """A YAML file that must be a mapping, with its node tree for line numbers; ``ConfigError`` otherwise.
+
+    ``expected`` names the top-level keys for the message (the site and scenario loaders share this).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [f"{path}: cannot read: {exc}"]) from None
-    data, root = _parse_yaml(text, path)
+    data, root = parse_yaml(text, path)
     if not isinstance(data, dict):
-        raise ConfigError(path, [f"{path}:1: (top level): expected a mapping with site, border, sensors, ... (got {type(data).__name__})"])
+        raise ConfigError(path, [f"{path}:1: (top level): expected a mapping with {expected} (got {type(data).__name__})"])
+    return data, root
+
+
+def load_site(path: Path | str) -> Site:
+    """Read, validate and return the site; raise ``ConfigError`` listing every problem."""
+    path = Path(path)
+    data, root = read_yaml_mapping(path, "site, border, sensors, ...")
 
     def where(loc: tuple[int | str, ...]) -> str:
-        line = _line_of(root, loc)
+        line = line_of(root, loc)
         return f"{path}:{line}" if line is not None else str(path)
 
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
-            path, [f"{where(e['loc'])}: {field_path(e['loc'])}: {_describe(e)}" for e in exc.errors(include_url=False)]
+            path, [f"{where(e['loc'])}: {field_path(e['loc'])}: {describe_error(e)}" for e in exc.errors(include_url=False)]
         ) from None
     problems = _geometry_errors(site)
     if problems:

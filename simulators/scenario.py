@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.site_file import ConfigError, _describe, _line_of, _parse_yaml, field_path
+from adapters.site_file import ConfigError, describe_error, field_path, line_of, read_yaml_mapping
 from adapters.timefmt import from_iso
 from fusion.site import Lat, Lon, Site
 
@@ -380,22 +380,16 @@ def check_against_site(scenario: Scenario, site: Site) -> list[str]:
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario YAML; raise ``ConfigError`` naming file, line and field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, [f"{path}: cannot read: {exc}"]) from None
-    data, root = _parse_yaml(text, path)
-    if not isinstance(data, dict):
-        raise ConfigError(path, [f"{path}:1: (top level): expected a mapping with name, site, start, ..."])
+    data, root = read_yaml_mapping(path, "name, site, start, ...")
     if "base_dir" in data:
-        raise ConfigError(path, [f"{path}:{_line_of(root, ('base_dir',))}: base_dir: unknown key (misspelt?)"])
+        raise ConfigError(path, [f"{path}:{line_of(root, ('base_dir',))}: base_dir: unknown key (misspelt?)"])
     try:
         return Scenario.model_validate({**data, "base_dir": str(path.resolve().parent)})
     except ValidationError as exc:
         errors = []
         for e in exc.errors(include_url=False):
-            line = _line_of(root, e["loc"])
-            errors.append(f"{path}:{line}: {field_path(e['loc'])}: {_describe(e)}")
+            line = line_of(root, e["loc"])
+            errors.append(f"{path}:{line}: {field_path(e['loc'])}: {describe_error(e)}")
         raise ConfigError(path, errors) from None
 
 
