@@ -29,7 +29,7 @@ from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import border_features, track_table
 from fusion.alerting.grouping import group_labels
 from fusion.alerting.lifecycle import Alert, ack_record
-from fusion.alerting.memory import TrackMemory
+from fusion.alerting.memory import TrackMemory, refresh_motion
 from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
 from fusion.geofence import Geofence
@@ -166,13 +166,15 @@ class AlertEngine:
         fresh = [r for r in live if r.updated]
         if not fresh:
             return {}
-        xy = np.stack([np.asarray(r.x, dtype=float)[:2] for r in fresh])
+        xy = np.array([r.x for r in fresh], dtype=float)[:, :2]
         d = self.fence.signed_distance(xy)
         on_line, n = self.fence.project(xy)
-        var_d = np.einsum("ni,nij,nj->n", n, np.stack([np.asarray(r.P, dtype=float)[:2, :2] for r in fresh]), n)
+        var_d = np.einsum("ni,nij,nj->n", n, np.array([r.P for r in fresh], dtype=float)[:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
         in_port = self.fence.in_port(xy)
         flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
+        grown: list[TrackMemory] = []
+        keep_s = max(cfg.straightness_window_s, cfg.loiter_time_s)
         for i, r in enumerate(fresh):
             mem = self.memory[r.track_id]
             flip = mem.observe_side(float(d[i]), float(margin[i]), cfg.crossing_confirm_updates)
@@ -182,9 +184,10 @@ class AlertEngine:
                     mem.crossed_at, mem.crossed_xy = r.time, point
                 flips[r.track_id] = (flip, r.time, point)
             mem.observe_dwell(r.time, float(d[i]), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
-            mem.observe_path(r.time, xy[i], max(cfg.straightness_window_s, cfg.loiter_time_s),
-                             cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
+            if mem.extend_path(r.time, xy[i], keep_s):
+                grown.append(mem)
             mem.via_port |= bool(in_port[i])
+        refresh_motion(grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
         return flips
 
     def _forget(self, track_id: str) -> None:

@@ -79,15 +79,16 @@ def track_table(reports: list[TrackReport], now: float, animal_prob: float = 0.6
         z = np.zeros((0,))
         return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, np.zeros((0, 4)),
                           z.astype(np.int64), z.astype(np.int64), z.astype(bool), z.astype(bool))
-    x = np.stack([np.asarray(r.x, dtype=float)[:4] for r in reports])
-    P = np.stack([np.asarray(r.P, dtype=float)[:4, :4] for r in reports])
+    # One np.array over the list (every report has the same shapes) is ~5x cheaper than np.stack of each.
+    x = np.array([r.x for r in reports], dtype=float)[:, :4]
+    P = np.array([r.P for r in reports], dtype=float)[:, :4, :4]
     dt = now - np.array([r.time for r in reports])
     F = np.tile(np.eye(4), (n, 1, 1))
     F[:, 0, 2] = F[:, 1, 3] = dt
     x = np.einsum("nij,nj->ni", F, x)
     P = F @ P @ np.swapaxes(F, 1, 2)
     status = [str(r.status) for r in reports]
-    probs = np.stack([np.asarray(r.class_probs, dtype=float) for r in reports])
+    probs = np.array([r.class_probs for r in reports], dtype=float)
     return TrackTable(
         ids=tuple(r.track_id for r in reports),
         xy=x[:, :2],
@@ -112,16 +113,29 @@ class BorderFeatures:
     v_n: FloatArray  # (n,) speed towards the protected side, m/s
     p_cross: FloatArray  # (n,) P(crossing into the protected side within the horizon); 0 once across
     eta_s: FloatArray  # (n,) expected time to the line, s (inf when not approaching)
-    crossing_xy: FloatArray  # (n, 2) predicted crossing point (nearest border point when not approaching)
-    in_port: NDArray[np.bool_]  # (n,) predicted crossing point inside a port of entry
+    on_line: FloatArray  # (n, 2) nearest border point
+    ahead: FloatArray  # (n, 2) predicted position at ``eta_s`` (the position when not approaching)
+
+    def crossing_xy(self, fence: Geofence, rows: NDArray[np.int64]) -> FloatArray:
+        """Predicted crossing point (k, 2) of the given rows: the border point nearest ``ahead``.
+
+        On demand, for the rows that need it (a possible port crossing, an alert's
+        best member), not one line projection per live track per step. Not approaching:
+        the nearest border point, already projected.
+        """
+        out = self.on_line[rows]
+        go = np.isfinite(self.eta_s[rows])
+        if go.any():
+            out[go] = fence.nearest_on_line(self.ahead[rows][go])
+        return out
 
 
 def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float) -> BorderFeatures:
     if t.size == 0:
         e = np.zeros(0)
-        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), e.astype(bool))
+        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)))
     d = fence.signed_distance(t.xy)
-    _, n = fence.project(t.xy)
+    on_line, n = fence.project(t.xy)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)
@@ -134,7 +148,6 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
     p = np.where(approaching, p, 0.0)
     eta = np.where(approaching, -d / np.where(approaching, v_n, 1.0), np.inf)
     ahead = t.xy + t.v * np.where(np.isfinite(eta), eta, 0.0)[:, None]
-    cross_xy = fence.nearest_on_line(ahead)
     return BorderFeatures(
         d=d,
         sigma_d=np.sqrt(np.maximum(var_d, 0.0)),
@@ -142,6 +155,6 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
         v_n=v_n,
         p_cross=p,
         eta_s=eta,
-        crossing_xy=cross_xy,
-        in_port=fence.in_port(cross_xy),
+        on_line=on_line,
+        ahead=ahead,
     )

@@ -3,18 +3,22 @@
 Two tracks are linked when they are within ``distance_m`` of each other and their
 velocities differ by less than ``speed_diff_mps``; groups are the connected
 components of that graph (a column of walkers 40 m apart is one group even if its
-ends are 200 m apart). Pairwise tests are n x n arrays; components come from scipy.
+ends are 200 m apart). Close pairs come from a KD-tree (cost ~ n log n plus the close
+pairs, not n x n: a sector can hold a thousand tracks); components from scipy.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
-#: Up to this many tracks, groups come from a dense transitive closure; beyond, from scipy's sparse graph.
-DENSE_MAX = 150
+#: Relative slack on the KD-tree radius so its own rounding never drops a pair the exact test keeps.
+_RADIUS_SLACK = 1e-9
 
 
 def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: float, speed_diff_mps: float) -> NDArray[np.int64]:
@@ -22,22 +26,13 @@ def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: fl
     n = xy.shape[0]
     if n <= 1:
         return np.zeros(n, dtype=np.int64)
-    dpos = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=-1)
-    dvel = np.linalg.norm(v[:, None, :] - v[None, :, :], axis=-1)
-    adj = (dpos < distance_m) & (dvel < speed_diff_mps)
-    if n > DENSE_MAX:
-        _, labels = connected_components(csr_matrix(adj), directed=False)
-        return labels.astype(np.int64)
-    # Transitive closure by repeated squaring (log2 n boolean products): cheaper than a
-    # sparse graph for the tens of tracks a sector holds. Label = first row reachable.
-    reach = adj.astype(np.float64)
-    for _ in range(int(np.ceil(np.log2(n))) + 1):
-        nxt = np.minimum(reach @ reach + reach, 1.0)
-        if np.array_equal(nxt, reach):
-            break
-        reach = nxt
-    first = np.argmax(reach > 0, axis=1)
-    _, labels = np.unique(first, return_inverse=True)
+    pairs = cKDTree(xy).query_pairs(distance_m * (1.0 + _RADIUS_SLACK), output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    # The exact link test of the definition, on the candidate pairs only.
+    keep = (np.linalg.norm(xy[i] - xy[j], axis=-1) < distance_m) & (np.linalg.norm(v[i] - v[j], axis=-1) < speed_diff_mps)
+    adj = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (i[keep], j[keep])), shape=(n, n))
+    # connected_components labels components in order of their lowest row.
+    _, labels = connected_components(adj.tocsr(), directed=False)
     return labels.astype(np.int64)
 
 
@@ -51,11 +46,12 @@ def match_groups(groups: list[frozenset[str]], alerts: list[tuple[str, frozenset
     """
     owner: dict[int, str] = {}
     merged: dict[str, int] = {}
+    group_of = {tid: g for g, members in enumerate(groups) for tid in members}
     for alert_id, tracks in alerts:
-        overlaps = [len(g & tracks) for g in groups]
-        if not overlaps or max(overlaps) == 0:
+        overlaps = Counter(group_of[tid] for tid in tracks if tid in group_of)
+        if not overlaps:
             continue
-        best = int(np.argmax(overlaps))
+        best = min(overlaps, key=lambda g: (-overlaps[g], g))  # most shared tracks, then the first group
         if best in owner:
             merged[alert_id] = best
         else:

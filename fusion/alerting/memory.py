@@ -11,6 +11,8 @@ cost is the time to get ``margin`` past the line (about 7 s for a walker with a
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,17 +65,18 @@ class TrackMemory:
         elif abs_d > near_m + exit_m:
             self.near_since = None
 
-    def observe_path(self, t: float, xy: np.ndarray, keep_s: float, motion_window_s: float, min_span_s: float,
-                     spread_window_s: float, step_s: float = PATH_STEP_S) -> None:
-        """Keep a point every ``step_s`` seconds for ``keep_s`` (a smoothed, cheap history) and
-        refresh the motion figures from it (so they cost once per kept point, not per call)."""
+    def extend_path(self, t: float, xy: np.ndarray, keep_s: float, step_s: float = PATH_STEP_S) -> bool:
+        """Keep a point every ``step_s`` seconds for ``keep_s`` (a smoothed, cheap history).
+
+        Returns True when a point was kept: the motion figures are then stale and
+        ``refresh_motion`` recomputes them (so they cost once per kept point, not per call).
+        """
         if self.path and t - self.path[-1][0] < step_s:
-            return
+            return False
         self.path.append((float(t), float(xy[0]), float(xy[1])))
         while self.path and self.path[0][0] < t - keep_s:
             self.path.pop(0)
-        self.moving = self.motion(motion_window_s, min_span_s)
-        self.spread_m = self.spread(spread_window_s)
+        return True
 
     def recent(self, window_s: float) -> np.ndarray:
         """Path points (k, 3: t, east, north) of the last ``window_s`` seconds."""
@@ -88,7 +91,8 @@ class TrackMemory:
         Straightness is net displacement over path length (1 = straight line); net
         speed is net displacement over elapsed time. Both come from the filtered
         positions sampled every ``PATH_STEP_S``, smooth enough to tell a purposeful
-        walk from milling about.
+        walk from milling about. The reference definition: ``refresh_motion`` computes
+        the same, batched over tracks.
         """
         p = self.recent(window_s)
         if len(p) < 3 or p[-1, 0] - p[0, 0] < min_span_s:
@@ -98,7 +102,7 @@ class TrackMemory:
         return (net / length if length > 1e-6 else 0.0), net / float(p[-1, 0] - p[0, 0])
 
     def spread(self, window_s: float) -> float:
-        """Largest distance (m) of the last ``window_s`` of path from its centroid."""
+        """Largest distance (m) of the last ``window_s`` of path from its centroid (reference for ``refresh_motion``)."""
         p = self.recent(window_s)[:, 1:]
         if len(p) == 0:
             return float("inf")
@@ -124,3 +128,38 @@ class TrackMemory:
             moving=None if d["moving"] is None else tuple(d["moving"]),
             spread_m=float("inf") if d["spread_m"] is None else d["spread_m"],
         )
+
+
+def refresh_motion(memories: list[TrackMemory], motion_window_s: float, min_span_s: float, spread_window_s: float) -> None:
+    """Recompute ``moving`` and ``spread_m`` of memories whose path just grew.
+
+    Same arithmetic as ``motion``/``spread`` track by track (bit for bit), but tracks
+    whose windows hold the same number of points share one stacked numpy pass: a
+    thousand small arrays cost far more in call overhead than in arithmetic.
+    """
+    by_motion: dict[int, list[tuple[TrackMemory, list[tuple[float, float, float]]]]] = defaultdict(list)
+    by_spread: dict[int, list[tuple[TrackMemory, list[tuple[float, float, float]]]]] = defaultdict(list)
+    for m in memories:
+        times = [q[0] for q in m.path]  # increasing: a point is kept at most every step
+        last = times[-1]
+        rows = m.path[bisect_left(times, last - motion_window_s):]
+        if len(rows) < 3 or rows[-1][0] - rows[0][0] < min_span_s:
+            m.moving = None
+        else:
+            by_motion[len(rows)].append((m, rows))
+        rows = m.path[bisect_left(times, last - spread_window_s):]
+        by_spread[len(rows)].append((m, rows))
+    for batch in by_motion.values():
+        p = np.array([rows for _, rows in batch])  # (g, k, 3)
+        net = np.hypot(*(p[:, -1, 1:] - p[:, 0, 1:]).T)
+        step = np.diff(p[:, :, 1:], axis=1)
+        length = np.sum(np.sqrt(np.add.reduce(step * step, axis=2)), axis=1)  # np.linalg.norm's own arithmetic
+        span = p[:, -1, 0] - p[:, 0, 0]
+        for (m, _), n_i, l_i, s_i in zip(batch, net.tolist(), length.tolist(), span.tolist()):
+            m.moving = (n_i / l_i if l_i > 1e-6 else 0.0), n_i / s_i
+    for batch in by_spread.values():
+        xy = np.array([rows for _, rows in batch])[:, :, 1:]  # (g, k, 2)
+        off = xy - xy.mean(axis=1)[:, None, :]
+        spread = np.max(np.sqrt(np.add.reduce(off * off, axis=2)), axis=1)
+        for (m, _), s_i in zip(batch, spread.tolist()):
+            m.spread_m = s_i

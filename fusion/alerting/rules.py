@@ -29,7 +29,7 @@ from fusion.alerting.features import BorderFeatures, TrackTable
 from fusion.alerting.grouping import match_groups
 from fusion.alerting.lifecycle import CROSSING_FAMILY, Alert
 from fusion.alerting.severity import direction_word, duration_words, heading_word, severity, who
-from fusion.types import AlertReport
+from fusion.types import CLASSES, AlertReport
 
 if TYPE_CHECKING:
     from fusion.alerting.engine import AlertEngine
@@ -66,7 +66,7 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
 
 
 def _group_class(ctx: Context, rows: NDArray[np.int64]) -> str:
-    names = {ctx.table.class_names[i] for i in rows}
+    names = {CLASSES[i] for i in ctx.table.class_idx[rows]}
     for cls in ("person", "vehicle", "unknown", "animal"):
         if cls in names:
             return cls
@@ -121,6 +121,12 @@ def _open_alerts(eng: "AlertEngine", kinds: tuple[str, ...], zone_id: str | None
     ]
 
 
+def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
+    """Rows of tracks held by an open crossing-family alert (one set, not a scan of the alerts per track)."""
+    held = {tid for a in eng.alerts.values() if a.kind in CROSSING_FAMILY for tid in a.track_ids}
+    return np.array([tid in held for tid in ctx.table.ids], dtype=bool)
+
+
 def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
     """Rows of tracks an operator dismissed: no track-based kind raises them again."""
     return np.array([tid in eng.dismissed for tid in ctx.table.ids], dtype=bool)
@@ -135,8 +141,11 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     groups = _groups(ctx, allowed)
     owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, CROSSING_FAMILY))
     out = _end_merged(eng, ctx, merged, owner)
-    legal = eng.fence.in_port(f.crossing_xy, cfg.port_margin_m) if t.size else np.zeros(0, dtype=bool)
-    p = np.where(legal, 0.0, f.p_cross)
+    # A predicted crossing point at a port (or near one) is legal traffic; only rows with P > 0 need the test.
+    p = f.p_cross.copy()
+    maybe = np.flatnonzero(p > 0.0)
+    if maybe.size:
+        p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
     margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
     side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
     # Near the line, heading over, not yet flipped: still a threat, whatever P says.
@@ -171,7 +180,8 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
             alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
-            alert.crossing_enu = (float(f.crossing_xy[best, 0]), float(f.crossing_xy[best, 1]))
+            point = f.crossing_xy(eng.fence, np.array([best]))[0]
+            alert.crossing_enu = (float(point[0]), float(point[1]))
             alert.info["probability"] = round(p_g, 3)
             calm = p_g < cfg.p_close and not at_line[rows].any()
             if calm:
@@ -251,23 +261,19 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     out: list[AlertReport] = []
     if not eng.fence.zones:
         return out
-    in_situation = np.array(
-        [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
-    )
+    in_situation = _in_situation(eng, ctx)
     dismissed = _dismissed(eng, ctx)
-    distance = eng.fence.zone_distance(t.xy) if t.size else np.zeros((0, len(eng.fence.zones)))
     side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
     for j, zone in enumerate(eng.fence.zones):
         if zone.kind == "port_of_entry":
             continue
         is_buffer = eng.site.zones[j].buffer_m is not None
         inside = ctx.inside[:, j].copy()
-        dist = distance[:, j].copy()
-        if is_buffer and not cfg.buffer_incursion_unprotected_side:
+        protected_half = is_buffer and not cfg.buffer_incursion_unprotected_side
+        if protected_half:
             # The protected half only, by the remembered side (hysteresis: not a sample at the line).
             # Heading back out towards the line is leaving, not an incursion.
             inside &= (side > 0) & (f.v_n > -cfg.min_speed_mps)
-            dist = np.where(side > 0, dist, np.maximum(dist, -f.d))
         allowed = ctx.eligible & inside & ~dismissed & ctx.threat  # person/vehicle by label, purpose or loitering
         if is_buffer:
             allowed &= ~in_situation  # the crossing alert already covers this group
@@ -296,11 +302,24 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
                 continue
             alert = eng.alerts[aid]
             rows = _rows_of(ctx, alert.track_ids)
-            gone = rows.size == 0 or bool(np.all(dist[rows] > cfg.zone_exit_margin_m))
+            gone = rows.size == 0 or bool(np.all(_zone_gap(eng, ctx, rows, j, side, protected_half) > cfg.zone_exit_margin_m))
             alert.timer = (alert.timer if alert.timer is not None else ctx.now) if gone else None
             if _timer_done(alert, ctx.now, cfg.zone_exit_hold_s):
                 out.append(eng._end(alert, ctx.now, "left_zone"))
     return out
+
+
+def _zone_gap(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64], j: int, side: NDArray[np.int64],
+              protected_half: bool) -> NDArray[np.float64]:
+    """Distance (m) of the given rows from zone ``j`` (a buffer zone counted on the protected half only).
+
+    Only the tracks of incursion alerts that lost their group need it, so it is
+    measured for those rows, not for every live track.
+    """
+    dist = eng.fence.zone_distance(ctx.table.xy[rows])[:, j]
+    if protected_half:
+        dist = np.where(side[rows] > 0, dist, np.maximum(dist, -ctx.feats.d[rows]))
+    return dist
 
 
 # --- loitering ------------------------------------------------------------------------------
@@ -310,9 +329,7 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     cfg, t, f = eng.config, ctx.table, ctx.feats
     near_since = np.array([_nan(eng.memory[k].near_since) for k in t.ids], dtype=float)
     dwelling = ctx.now - near_since >= cfg.loiter_time_s  # NaN -> False
-    in_situation = np.array(
-        [any(tid in a.track_ids for a in eng.alerts.values() if a.kind in CROSSING_FAMILY) for tid in t.ids], dtype=bool
-    )
+    in_situation = _in_situation(eng, ctx)
     # Confined: the whole dwell within loiter_radius_m of one spot (a grazing animal moves on, a walker passes),
     # after walking up to the line from loiter_approach_m or more (an animal that grazes along the line never left it).
     confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m and eng.memory[k].farthest_m >= cfg.loiter_approach_m
