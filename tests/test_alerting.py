@@ -460,3 +460,24 @@ def test_property_batched_motion_equals_per_track_motion(n: int, seed: int) -> N
     for m in mems:
         assert m.moving == m.motion(60.0, 30.0)
         assert m.spread_m == m.spread(300.0)
+
+
+def test_features_reuse_measured_geometry_and_project_crossings_on_demand() -> None:
+    """Reused geometry of updated tracks and on-demand crossing points equal a full per-row measurement."""
+    from fusion.alerting.features import Measured, border_features, track_table
+    from fusion.geofence import Geofence
+
+    fence = Geofence(SITE)
+    rng = np.random.default_rng(7)
+    reps = [report(f"T{i}", T0, float(rng.uniform(-3000, 3000)), float(rng.uniform(-800, 800)),
+                   float(rng.normal(0, 1.5)), float(rng.normal(-1, 1.5))) for i in range(60)]
+    table = track_table(reps, T0)
+    full = border_features(fence, table, 300.0, 0.005, 0.2)
+    xy = table.xy[::2]
+    d = fence.signed_distance(xy)
+    on_line, n = fence.project(xy)
+    reused = border_features(fence, table, 300.0, 0.005, 0.2, Measured(list(table.ids[::2]), xy, d, on_line, n))
+    for name in ("d", "normal", "v_n", "p_cross", "eta_s", "on_line", "ahead"):
+        assert np.array_equal(getattr(full, name), getattr(reused, name)), name
+    rows = np.arange(table.size)
+    assert np.array_equal(full.crossing_xy(fence, rows), fence.nearest_on_line(full.ahead))

@@ -26,7 +26,7 @@ import numpy as np
 
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
-from fusion.alerting.features import border_features, track_table
+from fusion.alerting.features import Measured, border_features, track_table
 from fusion.alerting.grouping import group_labels
 from fusion.alerting.lifecycle import Alert, ack_record
 from fusion.alerting.memory import TrackMemory, refresh_motion
@@ -53,6 +53,7 @@ class AlertEngine:
         self.narcotics_tracks: set[str] = set()  # tracks linked to a K-9 narcotics indication
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
+        self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
 
     # --- interface ------------------------------------------------------------------
 
@@ -164,11 +165,13 @@ class AlertEngine:
             self.tracks[r.track_id] = r
             self.memory.setdefault(r.track_id, TrackMemory())
         fresh = [r for r in live if r.updated]
+        self._measured = None
         if not fresh:
             return {}
         xy = np.array([r.x for r in fresh], dtype=float)[:, :2]
         d = self.fence.signed_distance(xy)
         on_line, n = self.fence.project(xy)
+        self._measured = Measured([r.track_id for r in fresh], xy, d, on_line, n)
         var_d = np.einsum("ni,nij,nj->n", n, np.array([r.P for r in fresh], dtype=float)[:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
         in_port = self.fence.in_port(xy)
@@ -199,7 +202,7 @@ class AlertEngine:
         cfg = self.config
         ids = sorted(self.tracks)
         table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
-        feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps)
+        feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
         threshold = np.full(table.size, cfg.min_existence)
         for j, z in enumerate(self.fence.zones):

@@ -130,12 +130,44 @@ class BorderFeatures:
         return out
 
 
-def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float) -> BorderFeatures:
+@dataclass(frozen=True)
+class Measured:
+    """Border geometry already measured at some tracks' positions (the updated ones, this call)."""
+
+    ids: list[str]
+    xy: FloatArray  # (k, 2)
+    d: FloatArray  # (k,) signed distance
+    on_line: FloatArray  # (k, 2) nearest border point
+    normal: FloatArray  # (k, 2)
+
+
+def measure(fence: Geofence, t: TrackTable, known: Measured | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(signed distance, nearest border point, normal) of every row; rows at exactly a known
+    position reuse it (shapely works point by point, so the values are the same)."""
+    todo = np.ones(t.size, dtype=bool)
+    d, on_line, n = np.empty(t.size), np.empty((t.size, 2)), np.empty((t.size, 2))
+    if known is not None and known.ids:
+        index = {tid: k for k, tid in enumerate(known.ids)}
+        pairs = [(i, index[tid]) for i, tid in enumerate(t.ids) if tid in index]
+        if pairs:
+            rows, src = (np.array(c, dtype=np.int64) for c in zip(*pairs))
+            same = np.all(t.xy[rows] == known.xy[src], axis=1)
+            rows, src = rows[same], src[same]
+            d[rows], on_line[rows], n[rows] = known.d[src], known.on_line[src], known.normal[src]
+            todo[rows] = False
+    if todo.any():
+        xy = t.xy[todo]
+        d[todo] = fence.signed_distance(xy)
+        on_line[todo], n[todo] = fence.project(xy)
+    return d, on_line, n
+
+
+def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float,
+                    known: Measured | None = None) -> BorderFeatures:
     if t.size == 0:
         e = np.zeros(0)
         return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)))
-    d = fence.signed_distance(t.xy)
-    on_line, n = fence.project(t.xy)
+    d, on_line, n = measure(fence, t, known)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)

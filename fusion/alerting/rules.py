@@ -151,10 +151,12 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     # Near the line, heading over, not yet flipped: still a threat, whatever P says.
     at_line = (side <= 0) & (f.d > -margin) & (f.v_n > cfg.min_speed_mps)
     carried: set[str] = set()
+    bests = np.array([int(rows[np.argmax(p[rows])]) for rows in groups], dtype=np.int64)
+    best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
     for g, rows in enumerate(groups):
         ids = [t.ids[i] for i in rows]
         into = _recent_crossings(eng, ids, ctx.now)
-        best = int(rows[np.argmax(p[rows])])
+        best = int(bests[g])
         p_g = float(p[best])
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
@@ -180,8 +182,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
             alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
-            point = f.crossing_xy(eng.fence, np.array([best]))[0]
-            alert.crossing_enu = (float(point[0]), float(point[1]))
+            alert.crossing_enu = (float(best_xy[g, 0]), float(best_xy[g, 1]))
             alert.info["probability"] = round(p_g, 3)
             calm = p_g < cfg.p_close and not at_line[rows].any()
             if calm:
