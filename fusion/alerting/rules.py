@@ -20,6 +20,7 @@ groups keep the oldest), opens, updates or ends alerts, and applies its hysteres
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,11 @@ class Context:
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
 
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Row of each track id, built once per context (rules look up every open alert's tracks)."""
+        return {tid: i for i, tid in enumerate(self.table.ids)}
+
 
 def severity_of(eng: "AlertEngine", kind: str, cls: str, count: int, confidence: float, *, narcotics: bool,
                 restricted: bool = False, escalated: bool = False) -> str:
@@ -74,7 +80,7 @@ def _group_class(ctx: Context, rows: NDArray[np.int64]) -> str:
 
 
 def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
-    index = {tid: i for i, tid in enumerate(ctx.table.ids)}
+    index = ctx.row_of
     return np.array([index[t] for t in track_ids if t in index], dtype=np.int64)
 
 
@@ -141,9 +147,10 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     groups = _groups(ctx, allowed)
     owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, CROSSING_FAMILY))
     out = _end_merged(eng, ctx, merged, owner)
-    # A predicted crossing point at a port (or near one) is legal traffic; only rows with P > 0 need the test.
+    # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
+    # members and tracks of open crossing alerts, and the test matters only where P > 0.
     p = f.p_cross.copy()
-    maybe = np.flatnonzero(p > 0.0)
+    maybe = np.flatnonzero((p > 0.0) & (allowed | _in_situation(eng, ctx)))
     if maybe.size:
         p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
     margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
