@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from fusion.dispatch import DispatchConfig, Dispatcher
@@ -57,11 +57,12 @@ def test_fastest_team_wins_not_the_nearest() -> None:
 
 
 @settings(max_examples=60, deadline=None)
+@example(2551.0, 1280.0, -2.0, -2.0, 3.5)  # intercept at 3,600.1 s: beyond the default limit, a fallback there
 @given(st.floats(-3000, 3000), st.floats(-3000, 3000), st.floats(-3, 3), st.floats(-3, 3), st.floats(2.0, 15.0))
 def test_property_intercept_point_is_on_the_path_and_reached_at_the_same_time(qe: float, qn: float, ve: float, vn: float, speed: float) -> None:
     assume(speed > np.hypot(ve, vn) + 0.5)  # a team that is faster always intercepts
     site = make_site([team("u", qe, qn, speed)])
-    d = Dispatcher(site)
+    d = Dispatcher(site, DispatchConfig(max_intercept_s=1e9))  # the maths, without the "too far" fallback
     tracks = {"T-1": track("T-1", 0.0, 500.0, ve, vn)}
     (order,) = d.on_alerts(T0, [alert("A-1", "new", 0.0, 500.0)], tracks)
     t = order.intercept_eta_s
