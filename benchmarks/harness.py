@@ -129,9 +129,16 @@ class ServiceProcess:
                 return json.loads(exc.read())  # 503 carries the document too
             return None
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
-            return r.read().decode()
+    def metrics(self, patience_s: float = 120.0) -> str:
+        """The /metrics text; an overloaded service answers late (its event loop is busy), so retry."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:
+                    return r.read().decode()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
 
     def rss_mb(self) -> float:
         if self.proc is None:
