@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.alerting.lifecycle import Alert, ack_record
+from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.severity import duration_words, raise_one
 from fusion.site import Site
 from fusion.types import AlertAck, AlertReport, SensorStatus, SensorType
@@ -97,10 +97,7 @@ class SensorHealth:
         alert = self.alerts.get(ack.alert_id)
         if alert is None:
             return []
-        rec = ack_record(ack.operator, ack.action, ack.comment)
-        alert.acks.append(rec)
-        alert.time = ack.time
-        alert.info["acks"] = len(alert.acks)
+        rec = record_ack(alert, ack)
         if ack.action == "dismiss":
             self.alerts.pop(alert.id)
             assert alert.sensor_id is not None

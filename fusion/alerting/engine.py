@@ -28,7 +28,7 @@ from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import Measured, border_features, track_table
 from fusion.alerting.grouping import group_labels
-from fusion.alerting.lifecycle import Alert, ack_record
+from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
 from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
@@ -108,10 +108,7 @@ class AlertEngine:
         alert = self.alerts.get(ack.alert_id)
         if alert is None:
             return []
-        rec = ack_record(ack.operator, ack.action, ack.comment)
-        alert.acks.append(rec)
-        alert.time = ack.time
-        alert.info["acks"] = len(alert.acks)
+        rec = record_ack(alert, ack)
         if ack.action == "dismiss":
             if alert.kind != "narcotics":
                 self.dismissed.update(alert.track_ids)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fusion.types import AlertReport
+from fusion.types import AlertAck, AlertReport
 
 #: Kinds that belong to one crossing situation (an alert moves from the first to the second).
 CROSSING_FAMILY = ("predicted_crossing", "crossing")
@@ -124,3 +124,12 @@ def _t(p: list[float] | None) -> tuple[float, float] | None:
 def ack_record(operator: str, action: str, comment: str) -> dict[str, object]:
     """An operator action as recorded on the alert and echoed (the echo's ``time`` is the ack time)."""
     return {"operator": operator, "action": action, "comment": comment}
+
+
+def record_ack(alert: Alert, ack: AlertAck) -> dict[str, object]:
+    """Note an operator action on ``alert`` (the alert's time becomes the ack's); returns the record."""
+    rec = ack_record(ack.operator, ack.action, ack.comment)
+    alert.acks.append(rec)
+    alert.time = ack.time
+    alert.info["acks"] = len(alert.acks)
+    return rec
