@@ -34,7 +34,8 @@ from fusion.types import AlertReport, DispatchReply, DispatchReport, TeamPositio
 class DispatchConfig:
     min_severity: str = "medium"  # alerts at or above this get a team
     kinds: tuple[str, ...] = ("predicted_crossing", "crossing", "incursion", "loitering", "narcotics")
-    update_distance_m: float = 100.0  # re-send the order when the intercept point moves this far
+    update_distance_m: float = 100.0  # re-send the order when the intercept point moves this far...
+    update_fraction: float = 0.1  # ...or, for a distant intercept, this fraction of the team's way there
     max_intercept_s: float = 3600.0  # intercepts further away than this are not intercepts
 
 
@@ -283,7 +284,10 @@ class Dispatcher:
             order.intercept = (float(points[0, 0]), float(points[0, 1]))
             order.eta_s = float(times[0])
             moved = np.hypot(order.intercept[0] - order.sent_intercept[0], order.intercept[1] - order.sent_intercept[1])
-            if moved >= self.config.update_distance_m:
+            # A team 3 km out is not re-aimed for every 100 m the estimate wanders (velocity noise
+            # times a long lead time); close in, 100 m matters.
+            way = np.hypot(order.intercept[0] - team.enu[0], order.intercept[1] - team.enu[1])
+            if moved >= max(self.config.update_distance_m, self.config.update_fraction * way):
                 order.sent_intercept, order.time = order.intercept, now
                 out.append(self._report(order, "update", order.eta_s, now, task))
         return out

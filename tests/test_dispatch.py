@@ -126,6 +126,20 @@ def test_update_only_when_the_target_moves_notably() -> None:
     assert np.linalg.norm(u.intercept_enu - o.intercept_enu) >= 100.0
 
 
+def test_a_distant_intercept_is_not_re_aimed_for_every_100_m() -> None:
+    site = make_site([team("a", 0.0, -3000.0, 3.0)])
+    d = Dispatcher(site)  # 100 m, or 10 % of the team's way to the intercept
+    tracks = {"T-1": track("T-1", 0.0, 500.0, 0.0, -1.5)}
+    (o,) = d.on_alerts(T0, [alert("A-1", "new", 0.0, 500.0)], tracks)
+    way = np.linalg.norm(o.intercept_enu - np.array([0.0, -3000.0]))
+    assert way > 2000.0
+    tracks = {"T-1": track("T-1", 150.0, 500.0, 0.0, -1.5)}  # the estimate wanders 150 m: not notable this far out
+    assert d.on_alerts(T0 + 2, [alert("A-1", "update", 150.0, 500.0)], tracks) == []
+    tracks = {"T-1": track("T-1", 400.0, 500.0, 0.0, -1.5)}  # 400 m: more than 10 % of the way
+    (u,) = d.on_alerts(T0 + 4, [alert("A-1", "update", 400.0, 500.0)], tracks)
+    assert u.state == "update"
+
+
 def test_replies_clear_frees_the_team_and_unavailable_teams_are_skipped() -> None:
     site = make_site([team("a", 0.0, -100.0, 2.0), team("b", 0.0, -3000.0, 2.0)])
     d = Dispatcher(site)
