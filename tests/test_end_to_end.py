@@ -117,7 +117,7 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_the_service_keeps_runnin
                 await sensor.publish(topic, payload, qos=1)
             await sensor.publish("bw/v1/sensors/radar/tower-02/detections", json.dumps(good_scan).encode(), qos=1)
         deadline = time.monotonic() + 10
-        while len(dead) < len(bad) and time.monotonic() < deadline:
+        while (len(dead) < len(bad) or not services[0].pipeline.counters["in.detections"]) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         counters = dict(services[0].pipeline.counters)
         stop.set()
@@ -131,4 +131,4 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_the_service_keeps_runnin
     assert reasons == [code for _, _, code in bad]
     assert all(set(json.loads(p)) >= {"time", "topic", "reason", "payload_excerpt"} for _, p in dead)
     assert counters["in.deadletter"] == len(bad)
-    assert counters["in.detections"] == 1  # the good scan after all that garbage was processed
+    assert counters.get("in.detections") == 1  # the good scan after all that garbage was processed
