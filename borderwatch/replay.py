@@ -22,6 +22,7 @@ from typing import IO
 
 from adapters.recording import RecordedMessage
 from borderwatch.pipeline import Outbound, Pipeline, PipelineConfig
+from borderwatch.progress import Progress
 from fusion.site import Site
 
 OUTPUT_FILES = {"track": "tracks.jsonl", "alert": "alerts.jsonl", "dispatch": "dispatch.jsonl", "deadletter": "deadletter.jsonl"}
@@ -41,29 +42,12 @@ def output_line(o: Outbound) -> str:
     return '{"topic":' + json.dumps(o.topic, ensure_ascii=False) + ',"payload":' + o.payload.decode("utf-8") + "}\n"
 
 
-class Progress:
-    """A periodic progress line on stderr (at most one every ``every_s`` of wall time)."""
-
-    def __init__(self, label: str, total: int | None, stream: IO[str] | None = None, every_s: float = 2.0) -> None:
-        self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
-        self._last = time.monotonic()
-
-    def update(self, done: int, extra: str = "") -> None:
-        if self.stream is None or time.monotonic() - self._last < self.every_s:
-            return
-        self._last = time.monotonic()
-        of = f"/{self.total}" if self.total else ""
-        pct = f" ({100.0 * done / self.total:.0f}%)" if self.total else ""
-        print(f"{self.label}: {done}{of}{pct} {extra}", file=self.stream, flush=True)
-
-
 def replay_messages(
     messages: Iterable[RecordedMessage],
     site: Site,
     out_dir: Path,
     config: PipelineConfig | None = None,
-    progress: IO[str] | None = None,
-    total: int | None = None,
+    progress: Progress | None = None,
 ) -> ReplaySummary:
     """Run ``messages`` (in receipt order) through a fresh Pipeline; write the four outputs."""
     started = time.monotonic()
@@ -71,7 +55,6 @@ def replay_messages(
     pipeline = Pipeline(site, config)
     published: Counter[str] = Counter()
     files = {kind: open(out_dir / name, "w", encoding="utf-8") for kind, name in OUTPUT_FILES.items()}
-    bar = Progress("replay", total, progress)
     n = 0
     try:
 
@@ -89,8 +72,11 @@ def replay_messages(
                 deadline = pipeline.next_deadline()
             emit(pipeline.handle(msg.topic, msg.payload, msg.recv_time))
             n += 1
-            bar.update(n, f"alerts {published['alert']}")
+            if progress is not None:
+                progress(n, f"alerts {published['alert']}")
         emit(pipeline.flush())
+        if progress is not None:
+            progress(n, f"alerts {published['alert']}", final=True)
     finally:
         for fh in files.values():
             fh.close()

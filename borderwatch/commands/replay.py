@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adapters.recording import read_recording
 from adapters.site_file import ConfigError, load_site
+from borderwatch.progress import Progress
 from borderwatch.replay import print_summary, replay_messages
 
 
@@ -30,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"borderwatch replay: {args.recording}: no such recording", file=sys.stderr)
         return 2
     messages = list(read_recording(args.recording))
-    summary = replay_messages(messages, site, args.out, progress=None if args.quiet else sys.stderr, total=len(messages))
+    summary = replay_messages(messages, site, args.out, progress=Progress("replay", len(messages), args.quiet))
     print_summary(summary)
     return 0

@@ -29,11 +29,11 @@ from adapters.site_file import ConfigError, load_site
 from adapters.timefmt import to_iso
 from adapters.topics import Topics
 from borderwatch.clock import WarpClock
+from borderwatch.progress import Progress
 from simulators.engine import simulate
 from simulators.scenario import load_scenario, scenario_json_schema
 from simulators.truth import write_truth
 
-PROGRESS_EVERY_S = 2.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,26 +60,6 @@ def default_truth_path(recording: Path) -> Path:
     for ext in (".jsonl", ".mcap"):
         name = name.removesuffix(ext)
     return recording.with_name(name + ".truth.json")
-
-
-class Progress:
-    """A progress line on stderr at most every ``PROGRESS_EVERY_S`` seconds (and at the end)."""
-
-    def __init__(self, label: str, total: int, quiet: bool) -> None:
-        self.label, self.total, self.quiet = label, max(total, 1), quiet
-        self.t0 = self.last = time.monotonic()
-
-    def __call__(self, done: int, extra: str = "", final: bool = False) -> None:
-        now = time.monotonic()
-        if self.quiet or (not final and now - self.last < PROGRESS_EVERY_S):
-            return
-        self.last = now
-        print(
-            f"{self.label}: {done}/{self.total} messages ({100.0 * done / self.total:.0f} %) "
-            f"in {now - self.t0:.1f} s{(' ' + extra) if extra else ''}",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def run(args: argparse.Namespace) -> int:
