@@ -54,7 +54,6 @@ class LiveLog:
     alerts: list[dict] = field(default_factory=list)
     tracks: dict[str, dict] = field(default_factory=dict)
     dispatches: list[dict] = field(default_factory=list)
-    first_output_wall: float | None = None
 
     def __call__(self, o: Outbound) -> None:
         if o.kind == "alert":
@@ -75,7 +74,7 @@ class LiveLog:
     def _print_alert(self, p: dict) -> None:
         eta = f" eta {p['eta_s']:.0f} s" if p.get("eta_s") is not None else ""
         text = f"ALERT {p['state'].upper():6} {p['alert_id']} {p['kind']} [{p['severity']}]{eta}: {p.get('summary', '')}"
-        if p["state"] == "update" and self.alerts[:-1] and self._same_as_last_update(p):
+        if p["state"] == "update" and self._same_as_last_update(p):
             return  # an ETA refresh: the console shows it; the terminal keeps to changes
         self._line(text, p["state"])
 

@@ -136,8 +136,7 @@ class Pipeline:
                 self.counters["duplicates"] += 1
                 return self._release(recv_time)
             out += self._alerts(self.health.on_message(parsed.sensor_id, recv_time), parsed.time)
-            obs_time = float(min(parsed.time, parsed.det_time.min())) if parsed.size else parsed.time
-            due, late = self.reorder.push(obs_time, _Held(parsed, topic, payload, recv_time), recv_time)
+            due, late = self.reorder.push(_obs_time(parsed), _Held(parsed, topic, payload, recv_time), recv_time)
             if late:
                 self.counters["late_scans"] += 1
             for held in due:
@@ -372,9 +371,13 @@ class Pipeline:
             payload = base64.b64decode(h["payload_b64"])
             parsed = parse_inbound(h["topic"], payload, h["recv_time"], site, p.topics)
             if isinstance(parsed, Scan):
-                obs = float(min(parsed.time, parsed.det_time.min())) if parsed.size else parsed.time
-                p.reorder.push(obs, _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"))
+                p.reorder.push(_obs_time(parsed), _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"))
         return p
+
+
+def _obs_time(scan: Scan) -> float:
+    """The reorder key of a scan: its oldest observation (a K-9 report's ``observed_time``)."""
+    return float(min(scan.time, scan.det_time.min())) if scan.size else scan.time
 
 
 def _subscan(scan: Scan, mask: np.ndarray) -> Scan:
