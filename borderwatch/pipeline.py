@@ -210,7 +210,7 @@ class Pipeline:
         track_time = now - self.config.reorder_latency_s
         for sector in self.sectors:
             reports = self.trackers[sector].advance(track_time)
-            out += self._after_tracker(sector, track_time, reports)
+            out += self._after_tracker(sector, track_time, reports, full_alerting=True)
         out += self._alerts(self.health.tick(now), now)
         return out
 
@@ -223,10 +223,10 @@ class Pipeline:
             if not mask.any() and i not in self._covered_sectors(scan):
                 continue  # nothing seen there, and no miss information about it either
             part = scan if mask.all() else _subscan(scan, mask)
-            reports = self.trackers[sector].step(part)
+            reports = self.trackers[sector].step(part, changed_only=True)
             out += self._after_tracker(sector, scan.time, reports)
             if part.size and part.narcotics is not None and part.narcotics.any():
-                live = [r for r in reports if r.status != TrackStatus.DELETED]
+                live = [r for r in self._tracks.values() if r.sector == sector]
                 out += self._alerts(self.alerting[sector].on_scan(part, live), scan.time)
         return out
 
@@ -255,11 +255,13 @@ class Pipeline:
         ID; new objects belong to the sector they appear in.
         """
         idx = self.site.sector_of(scan.z[:, 0]) if scan.size else np.zeros(0, dtype=np.int64)
-        owners = [r for r in self._tracks.values() if r.status in (TrackStatus.CONFIRMED, TrackStatus.COASTING)]
-        if not scan.size or len(self.sectors) < 2 or not owners:
+        if not scan.size or len(self.sectors) < 2:
             return idx
-        pos = np.array([r.x[:2] + r.x[2:4] * (scan.time - r.time) for r in owners])  # (n, 2) metres
-        sector_of_track = np.array([self.sectors.index(r.sector) for r in owners])
+        owned = [self.trackers[s].positions(scan.time)[1] for s in self.sectors]
+        pos = np.concatenate(owned)  # (n, 2) metres
+        if not pos.shape[0]:
+            return idx
+        sector_of_track = np.repeat(np.arange(len(self.sectors)), [p.shape[0] for p in owned])
         bounds = self.site.sector_bounds_east_m
         near_line = np.abs(pos[:, :1] - bounds[None, :]).min(axis=1) < 2.0 * self.config.handover_m
         cand = near_line | (self.site.sector_of(pos[:, 0]) != sector_of_track)  # at the line, or already across it
@@ -272,8 +274,13 @@ class Pipeline:
         idx[claimed] = sector_of_track[cand][nearest[claimed]]
         return idx
 
-    def _after_tracker(self, sector: str, now: float, reports: list[TrackReport]) -> list[Outbound]:
-        """Keep the live-track view, publish what changed (one batched conversion), run alerting."""
+    def _after_tracker(self, sector: str, now: float, reports: list[TrackReport], full_alerting: bool = False) -> list[Outbound]:
+        """Keep the live-track view, publish what changed (one batched conversion), run alerting.
+
+        After a tracker step alerting looks only at the groups of the reported tracks;
+        housekeeping (every ``housekeeping_period_s``) runs it over every track, for what
+        time alone changes (see ``AlertEngine``).
+        """
         publish: list[TrackReport] = []
         for r in reports:
             if r.status == TrackStatus.DELETED:
@@ -292,7 +299,7 @@ class Pipeline:
             Outbound(self.topics.tracks(r.sector), canonical_json(body), self.config.track_qos, False, "track")
             for r, body in zip(publish, wire_out.track_payloads(publish, self.site))
         ]
-        out += self._alerts(self.alerting[sector].on_tracks(now, reports), now)
+        out += self._alerts(self.alerting[sector].on_tracks(now, reports, full=full_alerting), now)
         return out
 
     def _route_ack(self, ack: AlertAck) -> list[AlertReport]:

@@ -100,8 +100,14 @@ class SectorTracker:
         self.counters: dict[str, int] = {"steps": 0, "oosm_rerun": 0, "oosm_dropped": 0, "merged": 0}
 
     # ------------------------------------------------------------------ public
-    def step(self, scan: Scan) -> list[TrackReport]:
-        """Fuse one scan; reports for every live track plus one DELETED per track that ended."""
+    def step(self, scan: Scan, changed_only: bool = False) -> list[TrackReport]:
+        """Fuse one scan; reports for every live track plus one DELETED per track that ended.
+
+        ``changed_only``: report only the tracks this scan updated or started and those
+        whose status changed (plus the DELETED ones): what a consumer that keeps the
+        last report of every track needs. Building a report per live track costs more
+        than the filter itself once a sector holds hundreds of tracks.
+        """
         ended = TrackTable.empty(self._modes)
         for sub in split_by_det_time(scan):
             if self.t is None or sub.time >= self.t:
@@ -112,7 +118,11 @@ class SectorTracker:
         self.counters["steps"] += 1
         now = self.t if self.t is not None else scan.time
         codes = management.status_codes(self.tab, now, self.config)
-        reports = self._reports(self.tab, codes, now)
+        if changed_only:
+            rows = np.flatnonzero((self.tab.last_update == now) | (codes != self.tab.reported))
+            reports = self._reports(self.tab.select(rows), codes[rows], now)
+        else:
+            reports = self._reports(self.tab, codes, now)
         self.tab.reported[:] = codes
         reports += self._reports(ended, np.full(ended.n, _DELETED, np.int8), now)
         return reports
@@ -141,6 +151,18 @@ class SectorTracker:
             return []
         codes = management.status_codes(self.tab, self.t, self.config)
         return self._reports(self.tab, codes, self.t)
+
+    def positions(self, time: float) -> tuple[NDArray[np.int64], FloatArray]:
+        """Serials and east/north positions (m) at ``time`` of the confirmed and coasting tracks.
+
+        Linear extrapolation of the combined state: what sector routing needs, as arrays,
+        without building a report per track.
+        """
+        if self.t is None or self.tab.n == 0:
+            return np.zeros(0, np.int64), np.zeros((0, 2))
+        rows = np.flatnonzero(self.tab.confirmed)
+        x = np.einsum("nm,nmi->ni", self.tab.mu[rows], self.tab.xm[rows])
+        return self.tab.ids[rows], x[:, :2] + x[:, 2:4] * (time - self.t)
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
