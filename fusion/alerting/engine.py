@@ -1,6 +1,7 @@
 """AlertEngine: one per sector; turns tracker reports into alert events.
 
-Each call (after every tracker step) runs the same stages on all live tracks at once:
+Each call runs the same stages on the live tracks at once (all of them on a full call,
+see "Incremental calls" below):
 
 1. remember: feed each reported track's signed border distance to its side
    hysteresis (``memory.TrackMemory``), its dwell near the line and its recent path;
@@ -13,6 +14,18 @@ Each call (after every tracker step) runs the same stages on all live tracks at 
 5. rules per kind (crossing situation, incursion, loitering, narcotics expiry),
    each matching open alerts to groups and applying its hysteresis;
 6. emit ``new`` / ``update`` (on a notable change) / ``end``.
+
+Incremental calls. New evidence reaches alerting only through the tracks a tracker
+step reported; every other track changes only because time passes. So a call with
+``full=False`` (the pipeline's call after each tracker step) evaluates only the
+*focus*: every group (connected component of the grouping graph over all live
+tracks) that holds a reported track, plus the tracks of open alerts that hold one.
+Groups are exact (the graph is built over all tracks, from a position cache kept as
+arrays); rules decide on those groups as a full call would and leave every other
+alert alone. The pipeline's housekeeping makes a full call every second, which
+applies what time alone changes (an ETA running down, hold timers, stale tracks).
+Cost of a partial call: O(n) array work for the grouping plus the focus, instead
+of per-track Python work over every live track.
 
 The crossing situation is one alert that starts as ``predicted_crossing`` and
 becomes ``crossing`` (an ``update`` with the new kind) when a track of the group
@@ -30,6 +43,7 @@ from fusion.alerting.features import Measured, border_features, track_table
 from fusion.alerting.grouping import group_labels
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
+from fusion.alerting.position_cache import PositionCache
 from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
 from fusion.geofence import Geofence
@@ -54,18 +68,26 @@ class AlertEngine:
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
+        self._positions = PositionCache()  # every cached track's state as arrays, for grouping
 
     # --- interface ------------------------------------------------------------------
 
-    def on_tracks(self, now: float, reports: list[TrackReport]) -> list[AlertReport]:
-        """Everything the tracker reported in one step (deleted tracks included) -> alert events."""
+    def on_tracks(self, now: float, reports: list[TrackReport], full: bool = True) -> list[AlertReport]:
+        """What the tracker reported in one step (deleted tracks included) -> alert events.
+
+        ``full=False``: evaluate only the groups of the reported tracks (see the module
+        doc); the caller makes full calls regularly for what time alone changes.
+        """
         self.now = now
         events = self._remember(reports)
         deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
-        for tid in [t for t, r in self.tracks.items() if now - r.time > self.config.stale_track_s]:
-            deleted.add(tid)
-            self._forget(tid)
-        ctx = self._context(now)
+        if full:
+            stale = self._positions.stale(now, self.config.stale_track_s)
+            for tid in stale:
+                deleted.add(tid)
+                self._forget(tid)
+        focus = None if full else [r.track_id for r in reports if r.status != TrackStatus.DELETED]
+        ctx = self._context(now, focus)
         out: list[AlertReport] = []
         out += self._drop_deleted(now, deleted)
         out += rules.crossing_situations(self, ctx, events)
@@ -143,6 +165,7 @@ class AlertEngine:
         eng._n = int(snap["n"])
         eng.now = snap["now"]
         eng.tracks = {d["track_id"]: report_from_dict(d) for d in snap["tracks"]}
+        eng._positions.put(list(eng.tracks.values()))
         eng.memory = {k: TrackMemory.from_dict(v) for k, v in snap["memory"].items()}
         eng.alerts = {d["id"]: Alert.from_dict(d) for d in snap["alerts"]}
         eng.narcotics_tracks = set(snap["narcotics_tracks"])
@@ -161,6 +184,7 @@ class AlertEngine:
         for r in live:
             self.tracks[r.track_id] = r
             self.memory.setdefault(r.track_id, TrackMemory())
+        self._positions.put(live)
         fresh = [r for r in live if r.updated]
         self._measured = None
         if not fresh:
@@ -192,12 +216,20 @@ class AlertEngine:
 
     def _forget(self, track_id: str) -> None:
         self.tracks.pop(track_id, None)
+        self._positions.drop(track_id)
         self.memory.pop(track_id, None)
         self.dismissed.discard(track_id)
 
-    def _context(self, now: float) -> "rules.Context":
+    def _context(self, now: float, focus: list[str] | None) -> "rules.Context":
+        """Evaluation context over all live tracks (``focus`` None) or the groups of ``focus``."""
         cfg = self.config
-        ids = sorted(self.tracks)
+        all_ids, xy, v = self._positions.at(now)
+        all_labels = group_labels(xy, v, cfg.group_distance_m, cfg.group_speed_diff_mps)
+        if focus is None:
+            rows = np.arange(len(all_ids))
+        else:
+            rows = self._focus_rows(focus, all_labels)
+        ids = [all_ids[i] for i in rows.tolist()]
         table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
@@ -217,9 +249,19 @@ class AlertEngine:
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
         threat = ~animal & (labelled | purposeful | loitered) & ~via_port
-        labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
-        labels = np.where(eligible, labels, -1)
-        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels)
+        labels = np.where(eligible, all_labels[rows], -1)
+        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels,
+                             partial=focus is not None)
+
+    def _focus_rows(self, focus: list[str], labels: np.ndarray) -> np.ndarray:
+        """Rows (into the position cache) of the groups holding a focus track, and of the
+        tracks of open alerts holding one (an alert's tracks may have drifted apart)."""
+        seeds = set(focus)
+        for alert in self.alerts.values():
+            if seeds.intersection(alert.track_ids):
+                seeds.update(t for t in alert.track_ids if t in self.tracks)
+        seed_rows = self._positions.rows(sorted(seeds))
+        return np.flatnonzero(np.isin(labels, labels[seed_rows]))
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""

@@ -48,6 +48,9 @@ class Context:
     via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
+    #: Only some groups are here (an incremental call, see ``AlertEngine``): alerts none of
+    #: whose tracks are here are left as they are.
+    partial: bool = False
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -64,10 +67,12 @@ def severity_of(eng: "AlertEngine", kind: str, cls: str, count: int, confidence:
 def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]:
     """Row indices of each group among the allowed rows, in order of first row."""
     labels = np.where(allowed, ctx.labels, -1)
-    out = []
-    for lab in np.unique(labels[labels >= 0]):
-        out.append(np.flatnonzero(labels == lab))
-    out.sort(key=lambda rows: int(rows[0]))
+    rows = np.flatnonzero(labels >= 0)
+    if rows.size == 0:
+        return []
+    rows = rows[np.argsort(labels[rows], kind="stable")]  # by label, rows ascending within each
+    out = np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
+    out.sort(key=lambda g: int(g[0]))
     return out
 
 
@@ -119,11 +124,14 @@ def _end_merged(eng: "AlertEngine", ctx: Context, merged: dict[str, int], owner:
     return [eng._end(eng.alerts[aid], ctx.now, "merged", {"merged_into": owner[g]}) for aid, g in sorted(merged.items())]
 
 
-def _open_alerts(eng: "AlertEngine", kinds: tuple[str, ...], zone_id: str | None = None) -> list[tuple[str, frozenset[str]]]:
+def _open_alerts(eng: "AlertEngine", ctx: Context, kinds: tuple[str, ...], zone_id: str | None = None) -> list[tuple[str, frozenset[str]]]:
+    """Open alerts of these kinds (and zone) in id order; on a partial context only those with a track in it."""
+    index = ctx.row_of
     return [
         (aid, frozenset(a.track_ids))
         for aid, a in sorted(eng.alerts.items())
         if a.kind in kinds and (zone_id is None or a.zone_id == zone_id)
+        and (not ctx.partial or any(t in index for t in a.track_ids))
     ]
 
 
@@ -145,7 +153,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     cfg, t, f = eng.config, ctx.table, ctx.feats
     allowed = ctx.eligible & ctx.threat & ~_dismissed(eng, ctx)
     groups = _groups(ctx, allowed)
-    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, CROSSING_FAMILY))
+    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, CROSSING_FAMILY))
     out = _end_merged(eng, ctx, merged, owner)
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
@@ -215,7 +223,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
             continue
         out += _publish(eng, alert, is_new)
     # Alerts whose tracks are alive but not in a qualifying group this round.
-    for aid, _ in _open_alerts(eng, CROSSING_FAMILY):
+    for aid, _ in _open_alerts(eng, ctx, CROSSING_FAMILY):
         if aid in carried:
             continue
         alert = eng.alerts[aid]
@@ -288,7 +296,7 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             if cfg.buffer_incursion_needs_label:
                 allowed &= ctx.labelled
         groups = _groups(ctx, allowed)
-        owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("incursion",), zone.id))
+        owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, ("incursion",), zone.id))
         out += _end_merged(eng, ctx, merged, owner)
         carried: set[str] = set()
         for g, rows in enumerate(groups):
@@ -305,7 +313,7 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             alert.summary = f"{who(cls, count)} inside {'restricted ' if zone.kind == 'restricted' else ''}zone {zone.id}"
             _severity(eng, ctx, alert, rows, cls, count, restricted=zone.kind == "restricted")
             out += _publish(eng, alert, is_new)
-        for aid, _ in _open_alerts(eng, ("incursion",), zone.id):
+        for aid, _ in _open_alerts(eng, ctx, ("incursion",), zone.id):
             if aid in carried:
                 continue
             alert = eng.alerts[aid]
@@ -347,7 +355,7 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     for i in np.flatnonzero(allowed):
         eng.memory[t.ids[i]].loitered = True
     groups = _groups(ctx, allowed)
-    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ("loitering",)))
+    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, ("loitering",)))
     out = _end_merged(eng, ctx, merged, owner)
     carried: set[str] = set()
     for g, rows in enumerate(groups):
@@ -366,7 +374,7 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
         alert.summary = f"{who(cls, count)} loitering {dist:.0f} m from the border for {duration_words(dwell)}"
         _severity(eng, ctx, alert, rows, cls, count)
         out += _publish(eng, alert, is_new)
-    for aid, _ in _open_alerts(eng, ("loitering",)):
+    for aid, _ in _open_alerts(eng, ctx, ("loitering",)):
         if aid in carried:
             continue
         alert = eng.alerts[aid]
@@ -388,7 +396,7 @@ def _nan(x: float | None) -> float:
 def narcotics_expiry(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     """Follow linked tracks (position updates) and end unlinked indications after their hold."""
     out = []
-    for aid, _ in _open_alerts(eng, ("narcotics",)):
+    for aid, _ in _open_alerts(eng, ctx, ("narcotics",)):
         alert = eng.alerts[aid]
         if alert.expires is not None and not alert.track_ids and ctx.now >= alert.expires:
             out.append(eng._end(alert, ctx.now, "expired"))

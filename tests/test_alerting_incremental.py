@@ -1,0 +1,95 @@
+"""Incremental alerting: partial calls see only the reported tracks' groups, full calls see all."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fusion.alerting import AlertEngine
+from fusion.alerting.position_cache import PositionCache
+from tests.test_alerting import SCAN_S, SITE, T0, report
+
+
+def crowd(t: float, n: int = 200) -> list:
+    """``n`` people milling east-west 1.5-3 km north of the line (never alerted)."""
+    e = np.linspace(-8000, 8000, n)
+    return [report(f"T-main-{k + 100:06d}", t, float(e[k]), 1500.0 + 10 * (k % 150), 1.0 if k % 2 else -1.0, 0.0)
+            for k in range(n)]
+
+
+def test_partial_call_decides_a_crossing_from_its_own_update_among_many_tracks() -> None:
+    eng = AlertEngine(SITE, "main")
+    eng.on_tracks(T0, crowd(T0), full=True)
+    opened = None
+    for k in range(200):
+        t = T0 + k * SCAN_S
+        out = eng.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], full=False)
+        if any(a.state == "new" and a.kind == "predicted_crossing" for a in out):
+            opened = k
+            break
+    assert opened is not None, "a walker heading for the line raised no predicted crossing in partial calls"
+    # the same walk with full calls opens on the same update: partial calls lose no time
+    ref = AlertEngine(SITE, "main")
+    ref.on_tracks(T0, crowd(T0), full=True)
+    for k in range(opened + 1):
+        t = T0 + k * SCAN_S
+        out = ref.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], full=True)
+    assert any(a.state == "new" and a.kind == "predicted_crossing" for a in out)
+
+
+def test_partial_calls_leave_other_alerts_alone_and_a_full_call_ends_them() -> None:
+    eng = AlertEngine(SITE, "main")
+    t = T0
+    for k in range(110):  # walker A approaches the line: predicted crossing opens
+        t = T0 + k * SCAN_S
+        eng.on_tracks(t, [report("T-main-000001", t, -3000.0, 500.0 - 3.0 * k, 0.0, -1.5)], full=False)
+    alert = next(a for a in eng.alerts.values() if a.kind == "predicted_crossing")
+    # A stops reporting; only B, far away, is updated in partial calls for a long time
+    ended_early = []
+    for k in range(1, 100):  # longer than the close hold and the stale-track limit
+        t2 = t + k * SCAN_S
+        ended_early += [a for a in eng.on_tracks(t2, [report("T-main-000002", t2, 6000.0, 3000.0, 1.0, 0.0)], full=False)
+                        if a.alert_id == alert.id and a.state == "end"]
+    assert ended_early == [] and alert.id in eng.alerts
+    # a full call (the pipeline's housekeeping) applies what time changed: A is stale, its alert ends
+    out = eng.on_tracks(t2 + 1, [], full=True)
+    assert [a.state for a in out if a.alert_id == alert.id] == ["end"]
+
+
+def test_a_group_split_across_partial_reports_stays_one_alert() -> None:
+    """Two walkers side by side, reported in alternate steps: one group, one alert."""
+    eng = AlertEngine(SITE, "main")
+    events = []
+    for k in range(150):
+        t = T0 + k * SCAN_S
+        tid, de = ("T-main-000001", 0.0) if k % 2 == 0 else ("T-main-000002", 20.0)
+        events += eng.on_tracks(t, [report(tid, t, 1000.0 + de, 500.0 - 3.0 * k, 0.0, -1.5)], full=False)
+    new = [a for a in events if a.state == "new" and a.kind in ("predicted_crossing", "crossing")]
+    assert len(new) == 1
+    assert set(new[0].track_ids) == {"T-main-000001", "T-main-000002"}
+
+
+ids = st.integers(1, 40).map(lambda i: f"T-main-{i:06d}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["put", "drop"]), ids, st.floats(-5e3, 5e3), st.floats(0, 10)), max_size=60))
+def test_position_cache_matches_a_dict_of_reports(ops: list[tuple[str, str, float, float]]) -> None:
+    cache, truth = PositionCache(), {}
+    for op, tid, east, t in ops:
+        if op == "put":
+            r = report(tid, T0 + t, east, 100.0, 1.0, -0.5)
+            cache.put([r])
+            truth[tid] = r
+        else:
+            cache.drop(tid)
+            truth.pop(tid, None)
+    now = T0 + 20.0
+    got_ids, xy, v = cache.at(now)
+    assert got_ids == sorted(truth)
+    for i, tid in enumerate(got_ids):
+        r = truth[tid]
+        assert np.allclose(xy[i], r.x[:2] + r.x[2:4] * (now - r.time))
+        assert np.allclose(v[i], r.x[2:4])
+    assert cache.stale(now, 15.0) == sorted(k for k, r in truth.items() if now - r.time > 15.0)
