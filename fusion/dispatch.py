@@ -114,7 +114,10 @@ class Dispatcher:
                 continue
             self._task_from(a, now, tracks)
         out += self._follow(now, tracks)
-        # Every alert still waiting for a team (new ones, and ones no team was free for before).
+        # Every alert still waiting for a team (new ones, and ones no team was free for before);
+        # none can get one while no team is free (with hundreds of alerts open, a scan of them all).
+        if not any(t.available and t.dispatch_id is None and t.enu is not None for t in self.teams.values()):
+            return out
         for aid in sorted(self.tasks):
             task = self.tasks[aid]
             while self._wants_team(task):
