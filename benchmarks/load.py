@@ -63,7 +63,7 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     offered = sum(len(json.loads(m.payload)["detections"]) for m in msgs)
 
     async def main() -> tuple[Console, dict]:
-        console = Console(broker.url, client_id=f"bench-console-load-{rate}")
+        console = Console(broker.url, client_id=f"bench-console-load-{rate}", topics=("alerts",))
         console_task = asyncio.create_task(console.run())
         await asyncio.sleep(0.3)
         player = Player(broker.url, client_id=f"bench-load-{rate}", window=2000)

@@ -257,13 +257,29 @@ class Service:
             self._durable_tasks[rec.topic] = asyncio.get_running_loop().create_task(self._drain_topic(rec.topic))
 
     async def _drain_topic(self, topic: str) -> None:
-        """Publish one topic's journalled messages in order, each once the previous is acked."""
+        """Publish one topic's journalled messages in order, a window of them in flight.
+
+        Waiting for each PUBACK before sending the next let one alert out per turn of
+        the event loop (a turn is a pipeline step, milliseconds under load), so a burst
+        of alerts queued for seconds. Now up to ``durable_window`` are in flight (the
+        semaphore, shared by all topics): the tasks start in queue order and send their
+        PUBLISH before their first suspension, the semaphore and the session's
+        reconnect wait wake in FIFO order, and MQTT keeps one topic's messages in order.
+        Records leave the queue (and count as acknowledged) in queue order.
+        """
         q = self._durable[topic]
+        inflight: deque[asyncio.Task[None]] = deque()
         while q:
-            rec = q[0]
-            async with self._durable_sem:
-                await self.session.publish(rec.topic, rec.payload, rec.qos, rec.retain)
-            q.popleft()
+            while len(inflight) < len(q) and len(inflight) < self.config.durable_window:
+                inflight.append(asyncio.get_running_loop().create_task(self._publish_durable(q[len(inflight)])))
+            try:
+                await inflight[0]
+            except BaseException:
+                for task in inflight:
+                    task.cancel()
+                raise
+            inflight.popleft()
+            rec = q.popleft()
             self._acked_ids.append(rec.id)
             self.metrics.messages_out.labels(rec.kind).inc()
             obs = self._alert_times.pop(rec.id, None)
@@ -271,6 +287,10 @@ class Service:
                 self.metrics.alert_latency.observe(max(0.0, (self.clock() - obs) / self.config.clock_speed))
         del self._durable[topic]
         self._durable_tasks.pop(topic, None)
+
+    async def _publish_durable(self, rec: OutboundRecord) -> None:
+        async with self._durable_sem:
+            await self.session.publish(rec.topic, rec.payload, rec.qos, rec.retain)
 
     def _note_alert_time(self, rec: OutboundRecord) -> None:
         try:
