@@ -166,12 +166,14 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     # Near the line, heading over, not yet flipped: still a threat, whatever P says.
     at_line = (side <= 0) & (f.d > -margin) & (f.v_n > cfg.min_speed_mps)
     carried: set[str] = set()
-    bests = np.array([int(rows[np.argmax(p[rows])]) for rows in groups], dtype=np.int64)
+    live = _live_groups(eng, ctx, groups, owner, p, side, flips)
+    bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
     best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
-    for g, rows in enumerate(groups):
+    for k, g in enumerate(live):
+        rows = groups[g]
         ids = [t.ids[i] for i in rows]
         into = _recent_crossings(eng, ids, ctx.now)
-        best = int(bests[g])
+        best = int(bests[k])
         p_g = float(p[best])
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
@@ -197,7 +199,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
             alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
-            alert.crossing_enu = (float(best_xy[g, 0]), float(best_xy[g, 1]))
+            alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
             alert.info["probability"] = round(p_g, 3)
             calm = p_g < cfg.p_close and not at_line[rows].any()
             if calm:
@@ -239,6 +241,30 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if _timer_done(alert, ctx.now, hold):
             out.append(eng._end(alert, ctx.now, "no_longer_predicted" if alert.kind == "predicted_crossing" else "returned"))
     return out
+
+
+def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], owner: dict[int, str],
+                 p: NDArray[np.float64], side: NDArray[np.int64], flips: dict[str, tuple[str, float, tuple[float, float]]]) -> list[int]:
+    """Indices of the groups the crossing rule must look at: those with an alert, and those that
+    could open one (a confirmed member, and P >= ``p_open``, a recent crossing or an outbound flip).
+
+    Decided for all groups at once with segment reductions, so the rule's per-group Python
+    work is paid for the few groups that matter, not the hundreds that merely walk about.
+    """
+    if not groups:
+        return []
+    cfg, t = eng.config, ctx.table
+    flat = np.concatenate(groups)
+    starts = np.cumsum([0] + [g.size for g in groups[:-1]])
+    crossed_at = np.array([_nan(eng.memory[k].crossed_at) for k in t.ids], dtype=float)
+    recent = (side > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
+    could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
+    could |= np.logical_or.reduceat(recent[flat], starts)
+    if cfg.alert_outbound_crossings and flips:
+        out_rows = np.array([flips.get(k, ("",))[0] == "out" for k in t.ids], dtype=bool)
+        could |= np.logical_or.reduceat(out_rows[flat], starts)
+    could &= np.logical_or.reduceat(t.confirmed[flat], starts)
+    return sorted(set(np.flatnonzero(could).tolist()) | set(owner))
 
 
 def _recent_crossings(eng: "AlertEngine", ids: list[str], now: float) -> list[tuple[str, float, tuple[float, float]]]:
