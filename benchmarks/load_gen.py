@@ -25,9 +25,10 @@ BORDER_LAT = 49.0
 WEST_LON, EAST_LON = -122.90, -122.60
 
 
-def site_dict(n_sensors: int) -> dict:
-    """A site file (as a dict) with ``n_sensors`` radars spaced along a 22 km stretch, two sectors."""
+def site_dict(n_sensors: int, n_sectors: int = 2) -> dict:
+    """A site file (as a dict) with ``n_sensors`` drones spaced along a 22 km stretch cut into ``n_sectors`` sectors."""
     lons = np.linspace(WEST_LON + 0.005, EAST_LON - 0.005, n_sensors)
+    cuts = np.linspace(WEST_LON, EAST_LON, n_sectors + 1)
     return {
         "site": {"name": "load-bench", "origin": {"lat": 49.0, "lon": -122.75}},
         "border": {"line": {"type": "LineString", "coordinates": [[float(x), BORDER_LAT] for x in np.linspace(WEST_LON, EAST_LON, 7)]},
@@ -35,7 +36,8 @@ def site_dict(n_sensors: int) -> dict:
         "zones": [{"id": "buffer-500m", "buffer_m": 500}],
         "sensors": [{"id": f"drone-{i:03d}", "type": "drone", "scan_period_s": 1.0} for i in range(n_sensors)],
         "teams": [{"id": "unit-1", "kind": "vehicle", "lat": 48.99, "lon": -122.75, "speed_mps": 12}],
-        "sectors": [{"id": "west", "west_lon": WEST_LON, "east_lon": -122.75}, {"id": "east", "west_lon": -122.75, "east_lon": EAST_LON}],
+        "sectors": [{"id": f"s{k + 1:02d}", "west_lon": round(float(cuts[k]), 6), "east_lon": round(float(cuts[k + 1]), 6)}
+                    for k in range(n_sectors)],
     }
 
 
