@@ -371,7 +371,43 @@ class Service:
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.snapshot_interval_s)
-            self.snapshot_now()
+            await self.snapshot_in_child()
+
+    async def snapshot_in_child(self) -> None:
+        """Write the snapshot from a forked child, as Redis's BGSAVE does; then prune.
+
+        Encoding the state (the tracker's out-of-sequence history holds every scan of
+        the last 11 minutes) took 0.5 s per snapshot at 1,000 detections/s, a stall of
+        the event loop every ``snapshot_interval_s``. ``fork`` gives the child a
+        copy-on-write image of this instant in about a millisecond; the child encodes and
+        writes it (touching no socket, thread or database of the parent) and exits; the
+        service goes on meanwhile and prunes the journal only once the file is written.
+        """
+        if self.state_dir is None:
+            return
+        self.flush_acks()
+        upto = self.last_inbound_id
+        pid = os.fork()
+        if pid == 0:  # the child: encode, write, leave without running the parent's clean-ups
+            code = 1
+            try:
+                write_snapshot(self.state_dir, Snapshot(upto, self.pipeline.snapshot(), time.time()))
+                code = 0
+            finally:
+                os._exit(code)
+        started = time.time()
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            await asyncio.sleep(0.01)
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.error("snapshot child failed", extra={"exit_status": status})
+            return
+        if not self.config.keep_journal:
+            self.journal.prune_inbound(upto)
+        self.journal.prune_acked()
+        self.last_snapshot_wall = started
 
     async def _gauges_loop(self) -> None:
         while True:
