@@ -43,8 +43,11 @@ class TrackerConfig:
     jpda_exact_limit: int = 4096
 
     # --- initiation ---
-    #: Velocity standard deviation (m/s) of a new track (unknown heading, walker or vehicle).
-    init_speed_sigma_mps: float = 7.0
+    #: Velocity standard deviation (m/s) per axis of a new track, one per mode: the walker
+    #: mode starts with a walker's speeds, the vehicle mode with a vehicle's, so the mode
+    #: likelihoods of the next detections pick the right prior instead of one broad
+    #: compromise. The mixture with ``mode_init`` has sigma sqrt(sum mu_m s_m^2) = 7.4 m/s.
+    init_speed_sigma_mps: tuple[float, ...] = (2.0, 12.0, 7.0)
     #: Birth density (new objects per m^2 per scan); with clutter density sets the
     #: existence of a track started from one detection: b / (b + clutter).
     birth_density_per_m2: float = 2e-8
