@@ -14,8 +14,10 @@ class TrackerConfig:
     #: Acceleration spectral density q (m^2/s^3) of each mode: a steady walker, a
     #: steady vehicle, and a manoeuvre mode (stop, turn back, start running, brake).
     mode_q: tuple[float, ...] = (0.02, 0.3, 6.0)
-    #: Mean time (s) spent in each mode before switching (continuous-time Markov chain).
-    mode_sojourn_s: tuple[float, ...] = (60.0, 60.0, 5.0)
+    #: Mean time (s) spent in each mode before switching (continuous-time Markov chain):
+    #: people and vehicles keep one manner of moving for minutes, and a turn, stop or
+    #: start takes seconds (stationary share of the manoeuvre mode 10/250 = 4%).
+    mode_sojourn_s: tuple[float, ...] = (120.0, 120.0, 10.0)
     #: Mode probabilities of a new track.
     mode_init: tuple[float, ...] = (0.5, 0.3, 0.2)
 
