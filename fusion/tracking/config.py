@@ -60,6 +60,11 @@ class TrackerConfig:
 
     # --- management ---
     confirm_existence: float = 0.9
+    #: A confirmed or coasting track is worth showing while its existence is at least
+    #: this (``management.reportable``): with GOSPA's cut-off c and alpha = 2, showing a
+    #: track costs (1 - r) c^p/2 (false) + r d^p, hiding it r c^p/2 (missed), so show it
+    #: when r > c^p / (2 (c^p - d^p)), 0.5 for errors d well inside c.
+    report_existence: float = 0.5
     delete_existence: float = 0.01
     #: Existence is kept below this so that a few radar misses can end a track.
     max_existence: float = 0.999
