@@ -21,9 +21,15 @@ Q_DENSITY = 0.3
 RUNS, STEPS, DT = 40, 30, 1.0
 
 
-def _truth(rng: np.random.Generator, sigma_v: float, start: np.ndarray) -> np.ndarray:
-    F, Q = cv_matrices(DT, np.array([Q_DENSITY]))
-    x = np.r_[start, rng.normal(0.0, sigma_v, 2)]
+def _truth(rng: np.random.Generator, cfg: TrackerConfig, start: np.ndarray) -> np.ndarray:
+    """A CV path drawn from the tracker's own model without switching: a steady mode m
+    (not the short manoeuvre mode) with probability proportional to ``mode_init``,
+    initial velocity N(0, s_m^2 I) from ``init_speed_sigma_mps``, noise q_m."""
+    steady = np.flatnonzero(np.asarray(cfg.mode_sojourn_s) > 30.0)
+    p = np.asarray(cfg.mode_init, dtype=float)[steady]
+    m = steady[rng.choice(steady.size, p=p / p.sum())]
+    F, Q = cv_matrices(DT, np.array([cfg.mode_q[m]]))
+    x = np.r_[start, rng.normal(0.0, cfg.init_speed_sigma_mps[m], 2)]
     out = [x]
     for _ in range(STEPS - 1):
         x = F @ x + rng.multivariate_normal(np.zeros(4), Q[0])
@@ -38,7 +44,7 @@ def _run(polar: bool, cfg: TrackerConfig, seed: int) -> tuple[np.ndarray, np.nda
     nees_t = np.zeros((RUNS, STEPS))
     nis_t = np.full((RUNS, STEPS), np.nan)
     for run in range(RUNS):
-        truth = _truth(rng, cfg.init_speed_sigma_mps, np.array([3000.0, 4000.0]))
+        truth = _truth(rng, cfg, np.array([3000.0, 4000.0]))
         trk = SectorTracker("main", site, cfg)
         prev = None
         for k in range(STEPS):
@@ -61,7 +67,7 @@ def _run(polar: bool, cfg: TrackerConfig, seed: int) -> tuple[np.ndarray, np.nda
 
 @pytest.mark.parametrize("polar", [False, True], ids=["position", "radar-polar-ekf"])
 def test_single_model_nees_and_nis_inside_chi2_bounds(polar: bool) -> None:
-    cfg = TrackerConfig(mode_q=(Q_DENSITY,), mode_sojourn_s=(1e9,), mode_init=(1.0,), max_existence=0.999)
+    cfg = TrackerConfig(mode_q=(Q_DENSITY,), mode_sojourn_s=(1e9,), mode_init=(1.0,), init_speed_sigma_mps=(7.0,))
     nees_t, nis_t = _run(polar, cfg, seed=21 if polar else 20)
     lo4, hi4 = chi2_interval(4, RUNS, 0.95)
     lo2, hi2 = chi2_interval(2, RUNS, 0.95)

@@ -41,7 +41,8 @@ def test_stop_turn_back_and_run_keep_one_track() -> None:
         imm_err.append(err)
         # the manoeuvre mode rises after the turn (steps 40..45) above its steady walking level
         assert manoeuvre[37:45].max() > 2 * np.median(manoeuvre[5:25])
-        _, err_cv, _ = _track(TrackerConfig(mode_q=(0.02,), mode_sojourn_s=(1e9,), mode_init=(1.0,)), seed)
+        _, err_cv, _ = _track(TrackerConfig(mode_q=(0.02,), mode_sojourn_s=(1e9,), mode_init=(1.0,),
+                                                 init_speed_sigma_mps=(2.0,)), seed)
         cv_err.append(err_cv)
     # after the turn a walker-only CV filter lags; the IMM follows
     imm_after = np.concatenate([e[37:50] for e in imm_err])

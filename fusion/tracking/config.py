@@ -14,8 +14,10 @@ class TrackerConfig:
     #: Acceleration spectral density q (m^2/s^3) of each mode: a steady walker, a
     #: steady vehicle, and a manoeuvre mode (stop, turn back, start running, brake).
     mode_q: tuple[float, ...] = (0.02, 0.3, 6.0)
-    #: Mean time (s) spent in each mode before switching (continuous-time Markov chain).
-    mode_sojourn_s: tuple[float, ...] = (60.0, 60.0, 5.0)
+    #: Mean time (s) spent in each mode before switching (continuous-time Markov chain):
+    #: people and vehicles keep one manner of moving for minutes, and a turn, stop or
+    #: start takes seconds (stationary share of the manoeuvre mode 10/250 = 4%).
+    mode_sojourn_s: tuple[float, ...] = (120.0, 120.0, 10.0)
     #: Mode probabilities of a new track.
     mode_init: tuple[float, ...] = (0.5, 0.3, 0.2)
 
@@ -43,8 +45,11 @@ class TrackerConfig:
     jpda_exact_limit: int = 4096
 
     # --- initiation ---
-    #: Velocity standard deviation (m/s) of a new track (unknown heading, walker or vehicle).
-    init_speed_sigma_mps: float = 7.0
+    #: Velocity standard deviation (m/s) per axis of a new track, one per mode: the walker
+    #: mode starts with a walker's speeds, the vehicle mode with a vehicle's, so the mode
+    #: likelihoods of the next detections pick the right prior instead of one broad
+    #: compromise. The mixture with ``mode_init`` has sigma sqrt(sum mu_m s_m^2) = 7.4 m/s.
+    init_speed_sigma_mps: tuple[float, ...] = (2.0, 12.0, 7.0)
     #: Birth density (new objects per m^2 per scan); with clutter density sets the
     #: existence of a track started from one detection: b / (b + clutter).
     birth_density_per_m2: float = 2e-8
@@ -55,6 +60,11 @@ class TrackerConfig:
 
     # --- management ---
     confirm_existence: float = 0.9
+    #: A confirmed or coasting track is worth showing while its existence is at least
+    #: this (``management.reportable``): with GOSPA's cut-off c and alpha = 2, showing a
+    #: track costs (1 - r) c^p/2 (false) + r d^p, hiding it r c^p/2 (missed), so show it
+    #: when r > c^p / (2 (c^p - d^p)), 0.5 for errors d well inside c.
+    report_existence: float = 0.5
     delete_existence: float = 0.01
     #: Existence is kept below this so that a few radar misses can end a track.
     max_existence: float = 0.999

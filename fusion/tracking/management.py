@@ -9,8 +9,11 @@ Existence r (IPDA, Musicki, Evans & Stankovic 1994) is the sequential score:
 
 capped at ``max_existence`` so that a run of misses can end a track. Status:
 tentative until r reaches ``confirm_existence`` once; then confirmed, or coasting
-when not updated for ``coast_after_s``. Deleted when r < ``delete_existence`` or
-not updated for ``max_tentative_age_s`` / ``max_coast_s`` (``k9_max_age_s`` for a
+when not updated for ``coast_after_s``. What to show (``reportable``): a confirmed
+or coasting track while r >= ``report_existence`` (0.5, the GOSPA-optimal decision
+for a calibrated r, config.py); with Pd 0.9 and the 0.999 cap that is up to two
+scans after the last detection (r 0.999 -> 0.990 -> 0.908 -> 0.496 on misses).
+Deleted when r < ``delete_existence`` or not updated for ``max_tentative_age_s`` / ``max_coast_s`` (``k9_max_age_s`` for a
 track only K-9 teams have seen).
 
 Duplicate merge: two tracks closer than ``merge_distance_m`` whose state difference
@@ -29,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from fusion.tracking.config import TrackerConfig
 from fusion.tracking.table import TrackTable
+from fusion.types import TrackReport, TrackStatus
 
 FloatArray = NDArray[np.float64]
 
@@ -41,6 +45,19 @@ def status_codes(tab: TrackTable, now: float, cfg: TrackerConfig) -> NDArray[np.
     """1 tentative, 2 confirmed, 3 coasting, per row at time ``now``."""
     coasting = (now - tab.last_update) > cfg.coast_after_s
     return np.where(~tab.confirmed, 1, np.where(coasting, 3, 2)).astype(np.int8)
+
+
+def reportable(report: TrackReport, cfg: TrackerConfig) -> bool:
+    """Whether a track belongs in the picture: confirmed or coasting with r >= ``report_existence``.
+
+    Expected GOSPA (cut-off c, alpha = 2) of one track of existence r and error d:
+    shown, (1 - r) c^p/2 + r d^p; hidden, r c^p/2; so show it when
+    r > c^p / (2 (c^p - d^p)), about 0.5. A coasting track after three radar misses
+    (r < 0.5) is more likely gone than there, though kept for re-association. Only
+    as good as r is honest: where the radar is shadowed (true Pd far below
+    ``pd_by_type``) misses say less than r assumes and this hides real objects.
+    """
+    return report.status in (TrackStatus.CONFIRMED, TrackStatus.COASTING) and report.existence >= cfg.report_existence
 
 
 def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> NDArray[np.bool_]:

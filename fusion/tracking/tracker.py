@@ -74,9 +74,10 @@ class SectorTracker:
         self._q = np.asarray(config.mode_q, dtype=float)
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
+        self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
         self._modes = self._q.size
-        if not (self._tau.size == self._mu0.size == self._modes):
-            raise ValueError("mode_q, mode_sojourn_s and mode_init need one entry per mode")
+        if not (self._tau.size == self._mu0.size == self._sv0.size == self._modes):
+            raise ValueError("mode_q, mode_sojourn_s, mode_init and init_speed_sigma_mps need one entry per mode")
         if config.association not in ("gnn", "jpda"):
             raise ValueError("association must be 'gnn' or 'jpda'")
         self._gamma = gate_threshold(config.gate_prob)
@@ -438,7 +439,14 @@ class SectorTracker:
         return gone
 
     def _birth(self, s: Scan, model: MeasurementModel, free: FloatArray, lam: float) -> None:
-        """Start a track from each detection that no track explains (single point, velocity prior)."""
+        """Start a track from each detection that no track explains (single point, velocity prior).
+
+        Every mode m starts at the detection with zero velocity and its own velocity
+        variance s_m^2 (``init_speed_sigma_mps``): the track's prior is the mixture
+        sum_m mu0_m N(0, s_m^2 I), and the IMM mode update mu_m <- mu_m N(nu; 0, S_m)
+        on the next detections weighs walker against vehicle (a Kalman update with one
+        broad prior would give a walker a vehicle's velocity noise for many scans).
+        """
         cfg = self.config
         j = np.flatnonzero(free > 0.5)
         if j.size == 0:
@@ -447,25 +455,26 @@ class SectorTracker:
         r0 = min(cfg.max_init_existence, cfg.birth_density_per_m2 / (cfg.birth_density_per_m2 + lam)) * free[j]
         x = np.zeros((k, 4))
         x[:, :2] = model.cart[j]
-        P = np.zeros((k, 4, 4))
-        P[:, :2, :2] = model.cart_R[j]
+        Pm = np.zeros((k, self._modes, 4, 4))
+        Pm[:, :, :2, :2] = model.cart_R[j][:, None]
         # K-9 teams follow people on foot: a walker's velocity prior, not a vehicle's
-        sigma_v = 1.25 * cfg.k9_walk_speed_mps if s.sensor_type == SensorType.K9 else cfg.init_speed_sigma_mps
-        sv2 = np.full(k, sigma_v**2)
+        sv2 = np.broadcast_to(self._sv0**2, (k, self._modes)).copy()
+        if s.sensor_type == SensorType.K9:
+            sv2[:] = (1.25 * cfg.k9_walk_speed_mps) ** 2
         if s.heading_rad is not None:
             h = s.heading_rad[j]
             ok = ~np.isnan(h)
             x[ok, 2] = cfg.k9_walk_speed_mps * np.sin(h[ok])
             x[ok, 3] = cfg.k9_walk_speed_mps * np.cos(h[ok])
             sv2[ok] = cfg.k9_walk_speed_mps**2
-        P[:, 2, 2] = P[:, 3, 3] = sv2
+        Pm[:, :, 2, 2] = Pm[:, :, 3, 3] = sv2
         ids = np.array([self._birth_id(f"{s.sensor_id}:{s.seq}:{s.time!r}:{int(jj)}") for jj in j], np.int64)
         bit = self._sensor_bit.get(s.sensor_id)
         count = s.count[j] if s.sensor_type != SensorType.RADAR else np.ones(k, np.int64)
         born = TrackTable(
             ids=ids,
             xm=np.repeat(x[:, None], self._modes, axis=1),
-            Pm=np.repeat(P[:, None], self._modes, axis=1),
+            Pm=Pm,
             mu=np.repeat(self._mu0[None], k, axis=0),
             r=r0,
             label=classify.label_update(np.asarray(cfg.class_prior)[None], s.class_probs[j], cfg.label_floor),
