@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.alerting import AlertEngine
+from fusion.alerting.grouping import group_labels, reachable
 from fusion.alerting.position_cache import PositionCache
 from tests.test_alerting import SCAN_S, SITE, T0, report
 
@@ -86,10 +87,28 @@ def test_position_cache_matches_a_dict_of_reports(ops: list[tuple[str, str, floa
             cache.drop(tid)
             truth.pop(tid, None)
     now = T0 + 20.0
-    got_ids, xy, v = cache.at(now)
-    assert got_ids == sorted(truth)
-    for i, tid in enumerate(got_ids):
+    xy, v, alive = cache.at(now)
+    slots = cache.live_slots()
+    assert cache.ids(slots) == sorted(truth) and len(cache) == len(truth) and alive.sum() == len(truth)
+    for i, tid in zip(slots.tolist(), cache.ids(slots)):
         r = truth[tid]
         assert np.allclose(xy[i], r.x[:2] + r.x[2:4] * (now - r.time))
         assert np.allclose(v[i], r.x[2:4])
     assert cache.stale(now, 15.0) == sorted(k for k, r in truth.items() if now - r.time > 15.0)
+    assert cache.ids(cache.slots(sorted(truth))) == sorted(truth)
+
+
+def test_reachable_rows_give_the_same_groups_as_all_rows() -> None:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 2000, (400, 2))
+    v = rng.choice([-1.0, 1.0], (400, 1)) * np.array([[1.2, 0.0]]) + rng.normal(0, 0.2, (400, 2))
+    alive = rng.random(400) > 0.1
+    live = np.flatnonzero(alive)
+    full = group_labels(xy[live], v[live], 60.0, 0.8)
+    seeds = live[[3, 50, 51, 200]]
+    got = reachable(xy, v, alive, seeds, 60.0, 0.8)
+    want = np.zeros(400, bool)
+    seed_labels = full[np.searchsorted(live, seeds)]
+    want[live[np.isin(full, seed_labels)]] = True
+    assert np.array_equal(got, want)
+    assert got.sum() > seeds.size  # the seeds have neighbours: the search went somewhere

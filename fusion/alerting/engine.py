@@ -40,7 +40,7 @@ import numpy as np
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import Measured, border_features, track_table
-from fusion.alerting.grouping import group_labels
+from fusion.alerting.grouping import group_labels, reachable
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
 from fusion.alerting.position_cache import PositionCache
@@ -223,13 +223,14 @@ class AlertEngine:
     def _context(self, now: float, focus: list[str] | None) -> "rules.Context":
         """Evaluation context over all live tracks (``focus`` None) or the groups of ``focus``."""
         cfg = self.config
-        all_ids, xy, v = self._positions.at(now)
-        all_labels = group_labels(xy, v, cfg.group_distance_m, cfg.group_speed_diff_mps)
+        xy, v, alive = self._positions.at(now)
+        scope: tuple[str, ...] | None = None
         if focus is None:
-            rows = np.arange(len(all_ids))
+            slots = self._positions.live_slots()
         else:
-            rows = self._focus_rows(focus, all_labels)
-        ids = [all_ids[i] for i in rows.tolist()]
+            slots, scope = self._focus_slots(focus, xy, v, alive)
+        group = group_labels(xy[slots], v[slots], cfg.group_distance_m, cfg.group_speed_diff_mps)
+        ids = self._positions.ids(slots)
         table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
@@ -249,19 +250,33 @@ class AlertEngine:
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
         threat = ~animal & (labelled | purposeful | loitered) & ~via_port
-        labels = np.where(eligible, all_labels[rows], -1)
+        labels = np.where(eligible, group, -1)
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels,
-                             partial=focus is not None)
+                             alert_scope=scope)
 
-    def _focus_rows(self, focus: list[str], labels: np.ndarray) -> np.ndarray:
-        """Rows (into the position cache) of the groups holding a focus track, and of the
-        tracks of open alerts holding one (an alert's tracks may have drifted apart)."""
-        seeds = set(focus)
-        for alert in self.alerts.values():
-            if seeds.intersection(alert.track_ids):
-                seeds.update(t for t in alert.track_ids if t in self.tracks)
-        seed_rows = self._positions.rows(sorted(seeds))
-        return np.flatnonzero(np.isin(labels, labels[seed_rows]))
+    def _focus_slots(self, focus: list[str], xy: np.ndarray, v: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Slots of a partial call and the open alerts it covers (in id order).
+
+        The groups of the focus tracks, closed under open alerts: an alert holding a track
+        of those groups brings its other tracks' groups in too (its tracks may have drifted
+        apart), until nothing new comes in.
+        """
+        cfg = self.config
+        alerts_of: dict[str, list[str]] = {}
+        for aid, alert in self.alerts.items():
+            for tid in alert.track_ids:
+                alerts_of.setdefault(tid, []).append(aid)
+        seeds, scope = set(focus), set()
+        while True:
+            slots = np.flatnonzero(reachable(xy, v, alive, self._positions.slots(sorted(seeds)), cfg.group_distance_m,
+                                             cfg.group_speed_diff_mps))
+            ids = self._positions.ids(slots)
+            new = {aid for tid in ids for aid in alerts_of.get(tid, ())} - scope
+            scope |= new
+            more = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - set(ids)
+            if not more:
+                return slots, tuple(sorted(scope))
+            seeds |= more
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""

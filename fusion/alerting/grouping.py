@@ -10,6 +10,7 @@ pairs, not n x n: a sector can hold a thousand tracks); components from scipy.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +35,33 @@ def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: fl
     # connected_components labels components in order of their lowest row.
     _, labels = connected_components(adj.tocsr(), directed=False)
     return labels.astype(np.int64)
+
+
+def reachable(xy: NDArray[np.float64], v: NDArray[np.float64], alive: NDArray[np.bool_], seeds: NDArray[np.int64],
+              distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
+    """Rows linked to a seed row by a chain of links (the same link test as ``group_labels``).
+
+    The union of the seeds' groups, found by a breadth-first search over a KD-tree of
+    the ``alive`` rows: the cost is a tree build plus the groups' own size, instead of
+    every close pair of a sector with thousands of tracks. ``group_labels`` over the
+    rows found gives exactly the groups it gives over all rows.
+    """
+    reached = np.zeros(alive.size, dtype=bool)
+    live = np.flatnonzero(alive)
+    if seeds.size == 0 or live.size == 0:
+        return reached
+    tree = cKDTree(xy[live])
+    reached[seeds] = True
+    frontier = np.unique(seeds)
+    while frontier.size:
+        hits = tree.query_ball_point(xy[frontier], distance_m * (1.0 + _RADIUS_SLACK), return_sorted=False)
+        lens = np.fromiter(map(len, hits), dtype=np.int64, count=frontier.size)
+        src = np.repeat(frontier, lens)
+        dst = live[np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(lens.sum()))]
+        link = (np.linalg.norm(xy[src] - xy[dst], axis=-1) < distance_m) & (np.linalg.norm(v[src] - v[dst], axis=-1) < speed_diff_mps)
+        frontier = np.unique(dst[link & ~reached[dst]])
+        reached[frontier] = True
+    return reached
 
 
 def match_groups(groups: list[frozenset[str]], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:

@@ -1,14 +1,15 @@
 """Every live track's last reported state as arrays, kept current one report at a time.
 
 The alerting engine groups tracks over *all* live tracks on every call (groups are
-connected components, so a group can only be found whole from all positions), but
-only a few tracks are reported per tracker step. Stacking a report list per call
-costs per-track Python work; this cache costs that only for the reported tracks and
-hands out positions at any time as array arithmetic.
+connected components, so a group is only found whole from all positions), but only a
+few tracks are reported per tracker step. Stacking a report list per call costs
+per-track Python work; this cache costs that only for the reported tracks and hands
+out positions at any time as array arithmetic.
 
-Rows are kept in track-id order (the order the engine has always evaluated tracks in,
-which fixes group numbering and so alert numbering); deletions are applied lazily, in
-one compaction before the next read.
+Slots are kept in track-id order (the order the engine has always evaluated tracks in,
+which fixes group numbering and so alert numbering). A deleted track leaves a dead
+slot; the slots are compacted once a quarter of them are dead, so a deletion does not
+cost a rebuild of the whole index.
 """
 
 from __future__ import annotations
@@ -19,64 +20,72 @@ from numpy.typing import NDArray
 from fusion.types import TrackReport
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
 class PositionCache:
     def __init__(self) -> None:
-        self.ids: list[str] = []  # sorted
-        self._row: dict[str, int] = {}
-        self._x = np.zeros((0, 4))  # (n, 4) east, north (m), v east, v north (m/s) at the report time
-        self._t = np.zeros(0)  # (n,) report time, UTC epoch s
-        self._dropped: list[int] = []
+        self._ids: list[str] = []  # per slot, sorted; dead slots keep their old id
+        self._slot: dict[str, int] = {}  # live tracks only
+        self._x = np.zeros((0, 4))  # (s, 4) east, north (m), v east, v north (m/s) at the report time
+        self._t = np.zeros(0)  # (s,) report time, UTC epoch s
+        self._alive = np.zeros(0, dtype=bool)
+        self._dead = 0
+
+    def __len__(self) -> int:
+        return len(self._slot)
 
     def put(self, reports: list[TrackReport]) -> None:
         """Insert or refresh these tracks' states."""
-        self._compact()
-        old = [(self._row[r.track_id], r) for r in reports if r.track_id in self._row]
+        old = [(self._slot[r.track_id], r) for r in reports if r.track_id in self._slot]
         if old:
-            rows = np.fromiter((i for i, _ in old), np.int64, len(old))
-            self._x[rows] = np.array([r.x[:4] for _, r in old], dtype=float)
-            self._t[rows] = [r.time for _, r in old]
-        new = sorted({r.track_id: r for r in reports if r.track_id not in self._row}.values(), key=lambda r: r.track_id)
+            slots = np.fromiter((i for i, _ in old), np.int64, len(old))
+            self._x[slots] = np.array([r.x[:4] for _, r in old], dtype=float)
+            self._t[slots] = [r.time for _, r in old]
+        new = sorted({r.track_id: r for r in reports if r.track_id not in self._slot}.values(), key=lambda r: r.track_id)
         if not new:
             return
-        ids = self.ids + [r.track_id for r in new]
-        x = np.concatenate([self._x, np.array([r.x[:4] for r in new], dtype=float)])
-        t = np.concatenate([self._t, np.array([r.time for r in new], dtype=float)])
-        if self.ids and self.ids[-1] > new[0].track_id:  # new ids usually sort last (serials rise)
-            order = sorted(range(len(ids)), key=ids.__getitem__)
-            ids, x, t = [ids[i] for i in order], x[order], t[order]
-        self._set(ids, x, t)
+        start = len(self._ids)
+        self._ids += [r.track_id for r in new]
+        self._x = np.concatenate([self._x, np.array([r.x[:4] for r in new], dtype=float)])
+        self._t = np.concatenate([self._t, np.array([r.time for r in new], dtype=float)])
+        self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
+        if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
+            self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
+        else:
+            self._slot.update((tid, start + k) for k, tid in enumerate(self._ids[start:]))
 
     def drop(self, track_id: str) -> None:
-        row = self._row.pop(track_id, None)
-        if row is not None:
-            self._dropped.append(row)
+        slot = self._slot.pop(track_id, None)
+        if slot is None:
+            return
+        self._alive[slot] = False
+        self._dead += 1
+        if self._dead * 4 > len(self._ids):
+            self._rebuild(np.flatnonzero(self._alive).tolist())
 
-    def at(self, now: float) -> tuple[list[str], FloatArray, FloatArray]:
-        """(ids, positions (n, 2) m, velocities (n, 2) m/s) at ``now``, constant velocity."""
-        self._compact()
+    def at(self, now: float) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+        """Per slot: positions (s, 2) m and velocities (s, 2) m/s at ``now`` (constant velocity), and alive."""
         dt = (now - self._t)[:, None]
-        return self.ids, self._x[:, :2] + self._x[:, 2:] * dt, self._x[:, 2:]
+        return self._x[:, :2] + self._x[:, 2:] * dt, self._x[:, 2:], self._alive
 
-    def rows(self, ids: list[str]) -> NDArray[np.int64]:
-        self._compact()
-        return np.fromiter((self._row[i] for i in ids), np.int64, len(ids))
+    def ids(self, slots: IntArray) -> list[str]:
+        return [self._ids[i] for i in slots.tolist()]
+
+    def slots(self, ids: list[str]) -> IntArray:
+        return np.fromiter((self._slot[i] for i in ids), np.int64, len(ids))
+
+    def live_slots(self) -> IntArray:
+        return np.flatnonzero(self._alive)
 
     def stale(self, now: float, limit_s: float) -> list[str]:
         """Tracks not reported for more than ``limit_s`` seconds."""
-        self._compact()
-        return [self.ids[i] for i in np.flatnonzero(now - self._t > limit_s).tolist()]
+        return self.ids(np.flatnonzero(self._alive & (now - self._t > limit_s)))
 
-    def _set(self, ids: list[str], x: FloatArray, t: FloatArray) -> None:
-        self.ids, self._x, self._t = ids, x, t
-        self._row = {tid: i for i, tid in enumerate(ids)}
-
-    def _compact(self) -> None:
-        if not self._dropped:
-            return
-        keep = np.ones(len(self.ids), bool)
-        keep[self._dropped] = False
-        self._dropped = []
-        rows = np.flatnonzero(keep)
-        self._set([self.ids[i] for i in rows.tolist()], self._x[rows], self._t[rows])
+    def _rebuild(self, keep: list[int]) -> None:
+        """Keep these slots, in this order."""
+        self._ids = [self._ids[i] for i in keep]
+        self._x, self._t = self._x[keep], self._t[keep]
+        self._alive = np.ones(len(keep), dtype=bool)
+        self._slot = {tid: i for i, tid in enumerate(self._ids)}
+        self._dead = 0

@@ -48,9 +48,10 @@ class Context:
     via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
-    #: Only some groups are here (an incremental call, see ``AlertEngine``): alerts none of
-    #: whose tracks are here are left as they are.
-    partial: bool = False
+    #: An incremental call (see ``AlertEngine``) holds only some groups: the rules then look
+    #: only at these open alerts (those with a track here), in id order, and leave the rest
+    #: as they are. None: every open alert.
+    alert_scope: tuple[str, ...] | None = None
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -125,13 +126,12 @@ def _end_merged(eng: "AlertEngine", ctx: Context, merged: dict[str, int], owner:
 
 
 def _open_alerts(eng: "AlertEngine", ctx: Context, kinds: tuple[str, ...], zone_id: str | None = None) -> list[tuple[str, frozenset[str]]]:
-    """Open alerts of these kinds (and zone) in id order; on a partial context only those with a track in it."""
-    index = ctx.row_of
+    """Open alerts of these kinds (and zone) in id order, among those the context covers."""
+    ids = sorted(eng.alerts) if ctx.alert_scope is None else [a for a in ctx.alert_scope if a in eng.alerts]
     return [
         (aid, frozenset(a.track_ids))
-        for aid, a in sorted(eng.alerts.items())
-        if a.kind in kinds and (zone_id is None or a.zone_id == zone_id)
-        and (not ctx.partial or any(t in index for t in a.track_ids))
+        for aid in ids
+        if (a := eng.alerts[aid]).kind in kinds and (zone_id is None or a.zone_id == zone_id)
     ]
 
 
