@@ -70,6 +70,9 @@ class ServiceConfig:
     snapshot_interval_s: float = 2.0
     #: Keep every inbound journal row instead of pruning what a snapshot covers (audits, benchmarks).
     keep_journal: bool = False
+    #: fsync the journal on every commit (SQLite synchronous=FULL): outputs survive a power
+    #: loss of the host, not only a crash of the process, at the cost of a disk flush per message.
+    durable_fsync: bool = False
     #: Longest wall-clock sleep of the tick task when the pipeline names no earlier deadline.
     tick_interval_s: float = 1.0
     tls: TlsSettings | None = None
@@ -110,7 +113,7 @@ class Service:
         if state_dir is not None:
             state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = state_dir
-        self.journal = Journal(state_dir / JOURNAL_FILE if state_dir else ":memory:")
+        self.journal = Journal(state_dir / JOURNAL_FILE if state_dir else ":memory:", durable_fsync=config.durable_fsync)
         self.pipeline = Pipeline(site, config.pipeline)
         self.metrics = ServiceMetrics(lambda: self.pipeline.counters)
         self.session = MqttSession(

@@ -83,3 +83,11 @@ def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
     ids = {r.id for r in j.inbound_after(0)}
     assert set(reported) <= ids
     assert len(j.unacked()) >= 3000 // 7
+
+
+def test_durable_fsync_switches_sqlite_to_full_sync(tmp_path: Path) -> None:
+    """``borderwatch run --durable-fsync``: synchronous=FULL (2), else NORMAL (1), both in WAL mode."""
+    for durable, level in ((False, 1), (True, 2)):
+        j = Journal(tmp_path / f"j-{durable}.sqlite", durable_fsync=durable)
+        assert j._db.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert j._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

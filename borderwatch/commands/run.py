@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reorder-latency", type=float, metavar="S", help="reorder buffer latency, seconds (default: the pipeline's)")
     p.add_argument("--track-qos", type=int, choices=(0, 1), help="QoS of track messages (default: the pipeline's)")
     p.add_argument("--keep-journal", action="store_true", help="never prune the inbound journal (audit trail; grows without bound)")
+    p.add_argument("--durable-fsync", action="store_true",
+                   help="fsync the journal on every message: survive power loss of the host, not only a crash (slower)")
     p.add_argument("--cot", metavar="URL", help="also send dispatch orders and hostile tracks as Cursor-on-Target to udp://HOST:PORT or tcp://HOST:PORT")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=run)
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         snapshot_interval_s=args.snapshot_interval,
         keep_journal=args.keep_journal,
+        durable_fsync=args.durable_fsync,
         tls=tls,
         username=args.username,
         password=password,
