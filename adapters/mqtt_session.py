@@ -322,13 +322,16 @@ class MqttSession:
                 await asyncio.sleep(0)
                 continue
             cut_off = False
+            active = True
 
             def on_lost(_: object) -> None:
                 nonlocal cut_off
-                cut_off = True
-                me.cancel()
+                if active:  # future callbacks run a turn later: this attempt may be over by then
+                    cut_off = True
+                    me.cancel()
 
             lost.add_done_callback(on_lost)
+            refused = False
             try:
                 await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
                 self.stats.publishes_acked += 1
@@ -338,10 +341,14 @@ class MqttSession:
                     raise
                 me.uncancel()
             except aiomqtt.MqttError:
-                if not lost.done():  # refused while connected (paho not connected yet): brief pause
-                    await asyncio.sleep(0.05)
+                refused = not lost.done()  # refused while connected (paho not connected yet)
             finally:
+                active = False
                 lost.remove_done_callback(on_lost)
+            if refused:
+                # Paused only now, outside the attempt: a connection lost during the pause must
+                # not cancel this task (that CancelledError escaped and stopped the service).
+                await asyncio.sleep(0.05)
             self.stats.publish_retries += 1
 
 

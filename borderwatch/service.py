@@ -504,6 +504,8 @@ class Service:
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for t in done:
+                if t is not stopper and t.cancelled():
+                    raise RuntimeError(f"service task {t.get_name()} was cancelled")
                 if t is not stopper and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
         finally:
