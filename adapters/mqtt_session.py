@@ -291,9 +291,13 @@ class MqttSession:
         async for message in client.messages:  # waits for a message or raises on disconnect
             await deliver(message)
             # then take what is already queued directly: aiomqtt's iterator costs a task and a
-            # wait per message, the largest part of the per-message overhead at a high rate
+            # wait per message, the largest part of the per-message overhead at a high rate.
+            # One turn of the event loop between messages: a handler that does not suspend
+            # would otherwise hold the loop for the whole backlog, and the publishers, the
+            # socket writes (keepalive included: the broker dropped us) and /metrics starve.
             while not inbox.empty():
                 await deliver(inbox.get_nowait())
+                await asyncio.sleep(0)
 
     def _mark_lost(self) -> None:
         if self.connected.is_set():
