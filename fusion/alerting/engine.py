@@ -34,7 +34,7 @@ from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
 from fusion.geofence import Geofence
 from fusion.site import Site
-from fusion.types import CLASSES, AlertAck, AlertReport, Scan, TrackReport, TrackStatus
+from fusion.types import CLASSES, AlertAck, AlertReport, Scan, SensorType, TrackReport, TrackStatus
 from fusion.alerting.snapshot import report_from_dict, report_to_dict
 
 
@@ -54,6 +54,7 @@ class AlertEngine:
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
+        self._labellers = frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE)  # sensors that name classes
 
     # --- interface ------------------------------------------------------------------
 
@@ -207,7 +208,11 @@ class AlertEngine:
                 threshold = np.where(inside[:, j], np.maximum(threshold, z.min_existence), threshold)
         eligible = table.alive & (table.existence >= threshold)
         animal = table.class_idx == CLASSES.index("animal")
-        labelled = table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1) >= cfg.label_prob
+        # Labelled: a sensor that names classes (a drone camera) has seen it, and the label is confident. The
+        # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
+        looked = np.array([not self._labellers.isdisjoint(self.tracks[k].sensors) for k in ids], dtype=bool)
+        labelled = looked & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
+                             >= cfg.label_prob)
         motion = [self.memory[k].moving for k in ids]
         # Metres made towards (and into) the protected side since the track was first seen.
         progress = feats.d - np.array([self.memory[k].deepest_out_m for k in ids])
