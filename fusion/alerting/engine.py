@@ -219,9 +219,13 @@ class AlertEngine:
         purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
                                for m in motion], dtype=bool) & ~(progress < cfg.approach_min_m)
         via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
+        # An unlabelled track raises crossing kinds on its motion only while its class evidence (prior, speed, echo
+        # size) makes a person or vehicle clearly likelier than an animal; a coin flip waits for more scans.
+        pc = table.class_probs
+        plausible = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")] >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
-        threat = ~animal & (labelled | purposeful | loitered) & ~via_port
+        threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
         labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
         labels = np.where(eligible, labels, -1)
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels)
