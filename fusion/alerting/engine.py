@@ -228,7 +228,14 @@ class AlertEngine:
         threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
         labels = group_labels(table.xy, table.v, cfg.group_distance_m, cfg.group_speed_diff_mps)
         labels = np.where(eligible, labels, -1)
-        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels)
+        # Settled: near the line for loiter_time_s, the whole dwell within loiter_radius_m of one spot (a grazing
+        # animal moves on, a walker passes), after walking up from loiter_approach_m or more (an animal that grazes
+        # along the line never left it).
+        near_since = np.array([np.nan if self.memory[k].near_since is None else self.memory[k].near_since for k in ids])
+        settled = (now - near_since >= cfg.loiter_time_s) & np.array(
+            [self.memory[k].spread_m <= cfg.loiter_radius_m and self.memory[k].farthest_m >= cfg.loiter_approach_m
+             for k in ids], dtype=bool)
+        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled)
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""
