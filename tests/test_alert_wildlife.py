@@ -121,3 +121,19 @@ def test_a_label_needs_a_look_not_only_a_confident_class() -> None:
     eng = AlertEngine(SITE, "main")
     looked = walk(eng, "T-1", (0.0, -300.0), (1.5, 0.0), 120.0, sensors=("tower-03", "drone-1"))
     assert [(a.kind, a.zone_id) for a in news(looked)] == [("incursion", "buffer-500m")]
+
+
+def test_a_warning_ends_when_its_track_turns_out_to_be_wildlife() -> None:
+    """Warned while the odds favoured a person; once the class evidence says animal the warning ends after
+    close_hold_s (as any prediction that no longer holds), not when the animal's track is deleted."""
+    eng = AlertEngine(SITE, "main")
+    events = []
+    for k in range(100):
+        t = T0 + 2.0 * k
+        r = report("T-1", t, 0.0, 400.0 - 3.0 * k, 0.0, -1.5, cls="unknown")
+        cp = np.array([0.7, 0.02, 0.2, 0.08]) if k < 70 else np.array([0.1, 0.0, 0.88, 0.02])
+        events += [(t, a) for a in eng.on_tracks(t, [type(r)(**{**r.__dict__, "class_probs": cp})])]
+    assert [a.kind for _, a in events if a.state == "new"] == ["predicted_crossing"]
+    ended = [(t, a) for t, a in events if a.state == "end"]
+    assert [a.extra["reason"] for _, a in ended] == ["no_longer_predicted"]
+    assert ended[0][0] - (T0 + 140.0) == eng.config.close_hold_s

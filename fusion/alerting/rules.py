@@ -151,8 +151,8 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
     # A track that has settled near the line is waiting: its velocity is milling noise, not a prediction
-    # (loitering speaks for it until it moves off).
-    p = np.where(ctx.settled, 0.0, f.p_cross)
+    # (loitering speaks for it until it moves off). One that turned out to be wildlife is predicted nothing.
+    p = np.where(ctx.settled | ctx.animal, 0.0, f.p_cross)
     maybe = np.flatnonzero((p > 0.0) & (allowed | _in_situation(eng, ctx)))
     if maybe.size:
         p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
