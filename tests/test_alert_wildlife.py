@@ -62,14 +62,16 @@ def test_radar_only_deer_walking_straight_across_raise_no_crossing_alert_a_walke
         assert walker[0].time < T0 + 455.0 - 60.0
 
 
-def test_echo_size_is_a_weak_cue_between_person_and_deer_and_a_strong_one_for_vehicles() -> None:
-    uniform = np.full((3, 4), 0.25)
-    snr_at_2km = np.array([22.0, 24.0, 36.0]) - 40.0 * np.log10(2.0)  # a deer, a person, a vehicle at 2 km
-    lik = with_rcs(uniform, snr_at_2km, np.full(3, 2000.0))
+def test_echo_size_is_a_weak_cue_and_a_group_of_people_is_not_a_vehicle() -> None:
+    uniform = np.full((4, 4), 0.25)
+    at_1km = np.array([22.0, 24.0, 24.0 + 10.0 * np.log10(6.0), 36.0])  # a deer, a person, six people in one plot, a vehicle
+    lik = with_rcs(uniform, at_1km - 40.0 * np.log10(2.0), np.full(4, 2000.0))  # seen at 2 km
     person, vehicle, animal = 0, 1, 2
     ratio = lik[:, person] / lik[:, animal]
-    assert 0.8 < ratio[0] < 1.0 < ratio[1] < 1.25, "one detection barely tells a person from a deer"
-    assert lik[2, vehicle] > 5.0 * lik[2, person], "a vehicle's echo is 12 dB up: e^(0.5 (12/5.6)^2) ~ 10 per detection"
+    assert 0.9 < ratio[0] < 1.0 < ratio[1] < 1.1, "one detection barely tells a person from a deer"
+    assert ratio[2] > 3.0, "six people are far bigger than a deer (e^1.5 per detection)"
+    assert lik[2, person] > 1.2 * lik[2, vehicle], "... and within the size of a group, not a vehicle's"
+    assert lik[3, vehicle] > lik[3, person], "a vehicle is bigger than eight people, a little"
     np.testing.assert_allclose(lik.sum(axis=1), 1.0)
     unchanged = with_rcs(uniform[:1], np.array([np.nan]), np.array([2000.0]))
     np.testing.assert_array_equal(unchanged, uniform[:1])
