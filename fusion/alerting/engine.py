@@ -7,8 +7,9 @@ Each call (after every tracker step) runs the same stages on all live tracks at 
 2. features: propagate all live tracks to ``now`` and measure them against the
    border and zones (``features``, shapely vectorised);
 3. eligibility: confirmed/coasting, existence above the threshold (a zone's
-   ``min_existence`` inside it), wildlife (class animal, or an unknown-class track
-   that meanders) kept out of crossing kinds;
+   ``min_existence`` inside it), wildlife (class animal, or an unlabelled track
+   that meanders or is not clearly likelier a person than an animal) kept out of
+   crossing kinds;
 4. groups: tracks close together moving alike share one alert (``grouping``);
 5. rules per kind (crossing situation, incursion, loitering, narcotics expiry),
    each matching open alerts to groups and applying its hysteresis;
@@ -222,7 +223,8 @@ class AlertEngine:
         # An unlabelled track raises crossing kinds on its motion only while its class evidence (prior, speed, echo
         # size) makes a person or vehicle clearly likelier than an animal; a coin flip waits for more scans.
         pc = table.class_probs
-        plausible = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")] >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
+        person_or_vehicle = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")]
+        plausible = person_or_vehicle >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
         threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
