@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -33,7 +35,8 @@ from borderwatch.replay import replay_messages  # noqa: E402
 from simulators.engine import simulate  # noqa: E402
 from simulators.scenario import load_scenario  # noqa: E402
 from adapters.site_file import load_site  # noqa: E402
-from borderwatch.score import score_run  # noqa: E402
+from borderwatch.score import alert_events, score_run, truth_table  # noqa: E402
+from fusion.alert_metrics import AlertEvent, TruthTable  # noqa: E402
 from simulators.truth import Truth  # noqa: E402
 
 
@@ -45,6 +48,8 @@ def score(truth: Truth, run_dir: Path) -> dict[str, object]:
     for a in run.alerts:
         first.setdefault(a["alert_id"], a)
     by_id = set(m.false_alert_ids)
+    tt = truth_table(truth)
+    events = {e.alert_id: e for e in reversed(alert_events(run.alerts, truth.site_model())) if e.xy is not None}
     return {
         "threats": m.n_crossings,
         "alerted": m.n_alerted,
@@ -56,8 +61,20 @@ def score(truth: Truth, run_dir: Path) -> dict[str, object]:
         "dispatch_new": sum(d.get("state") == "new" for d in run.dispatch),
         "eta_med": m.dispatch_eta_median_s,
         "missed": [(c.object_id, c.cls) for c in m.crossings if not c.alerted],
-        "false_list": [(aid, first[aid]["kind"], first[aid]["summary"]) for aid in sorted(by_id) if aid in first],
+        "false_list": [(aid, first[aid]["kind"], first[aid]["summary"], "| nearest:", _nearest(tt, events.get(aid)))
+                       for aid in sorted(by_id) if aid in first],
     }
+
+
+def _nearest(tt: TruthTable, event: AlertEvent | None) -> str:
+    """The truth object nearest an alert's first positioned event: what a false alert was raised on."""
+    if event is None or event.xy is None:
+        return "-"
+    d = np.linalg.norm(tt.at(np.array([event.time]))[0] - np.asarray(event.xy), axis=1)
+    if not np.isfinite(d).any():
+        return "nothing present"
+    j = int(np.nanargmin(d))
+    return f"{tt.ids[j]} ({tt.cls[j]}{', port traffic' if tt.legal[j] else ''}) {d[j]:.0f} m"
 
 
 def _f(x: float | None, width: int) -> str:
@@ -71,7 +88,6 @@ def speed_table() -> None:
     other tracks coast (``TrackReport.updated`` False), as when one sensor's scan
     touches a few targets of a busy sector.
     """
-    import numpy as np
 
     from fusion.alerting import AlertEngine
     from fusion.types import TrackReport, TrackStatus
@@ -107,7 +123,7 @@ def speed_table() -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scenarios", nargs="*", type=Path)
-    ap.add_argument("--details", action="store_true", help="list the false alerts")
+    ap.add_argument("--details", action="store_true", help="list missed crossings and false alerts (with the truth object nearest each)")
     ap.add_argument("--speed", action="store_true", help="time one alerting step by number of tracks instead")
     args = ap.parse_args()
     if args.speed:

@@ -49,7 +49,8 @@ def square(east_m: float, north_m: float, half_m: float) -> dict:
 
 def report(tid: str, t: float, e: float, n: float, ve: float, vn: float, *, status: str = "confirmed",
            cls: str = "person", existence: float = 0.95, count: int = 1, sigma_m: float = 10.0,
-           updated: bool = True) -> TrackReport:
+           updated: bool = True, sensors: tuple[str, ...] | None = None) -> TrackReport:
+    """A track report; a named class is a drone's label (the drone is among its sensors) unless ``sensors`` says otherwise."""
     probs = {"person": 0, "vehicle": 1, "animal": 2, "unknown": 3}
     cp = np.full(4, 0.05)
     cp[probs[cls]] = 0.85
@@ -58,7 +59,8 @@ def report(tid: str, t: float, e: float, n: float, ve: float, vn: float, *, stat
         cp[3] = 0.26
     P = np.diag([sigma_m**2, sigma_m**2, 0.05, 0.05])
     return TrackReport(tid, t, TrackStatus(status), np.array([e, n, ve, vn], dtype=float), P, existence, cp,
-                       ("tower-03",), "main", count, None, updated)
+                       sensors if sensors is not None else ("tower-03",) if cls == "unknown" else ("tower-03", "drone-1"),
+                       "main", count, None, updated)
 
 
 def walk(eng: AlertEngine, tid: str, start: tuple[float, float], vel: tuple[float, float], seconds: float,

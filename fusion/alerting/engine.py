@@ -8,8 +8,9 @@ see "Incremental calls" below):
 2. features: propagate all live tracks to ``now`` and measure them against the
    border and zones (``features``, shapely vectorised);
 3. eligibility: confirmed/coasting, existence above the threshold (a zone's
-   ``min_existence`` inside it), wildlife (class animal, or an unknown-class track
-   that meanders) kept out of crossing kinds;
+   ``min_existence`` inside it), wildlife (class animal, or an unlabelled track
+   that meanders or is not clearly likelier a person than an animal) kept out of
+   crossing kinds;
 4. groups: tracks close together moving alike share one alert (``grouping``);
 5. rules per kind (crossing situation, incursion, loitering, narcotics expiry),
    each matching open alerts to groups and applying its hysteresis;
@@ -48,7 +49,7 @@ from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
 from fusion.geofence import Geofence
 from fusion.site import Site
-from fusion.types import CLASSES, AlertAck, AlertReport, Scan, TrackReport, TrackStatus
+from fusion.types import CLASSES, AlertAck, AlertReport, Scan, SensorType, TrackReport, TrackStatus
 from fusion.alerting.snapshot import report_from_dict, report_to_dict
 
 
@@ -69,6 +70,7 @@ class AlertEngine:
         self.now: float | None = None
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
         self._positions = PositionCache()  # every cached track's state as arrays, for grouping
+        self._labellers = frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE)  # sensors that name classes
 
     # --- interface ------------------------------------------------------------------
 
@@ -240,18 +242,34 @@ class AlertEngine:
                 threshold = np.where(inside[:, j], np.maximum(threshold, z.min_existence), threshold)
         eligible = table.alive & (table.existence >= threshold)
         animal = table.class_idx == CLASSES.index("animal")
-        labelled = table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1) >= cfg.label_prob
+        # Labelled: a sensor that names classes (a drone camera) has seen it, and the label is confident. The
+        # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
+        looked = np.array([not self._labellers.isdisjoint(self.tracks[k].sensors) for k in ids], dtype=bool)
+        labelled = looked & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
+                             >= cfg.label_prob)
         motion = [self.memory[k].moving for k in ids]
         # Metres made towards (and into) the protected side since the track was first seen.
         progress = feats.d - np.array([self.memory[k].deepest_out_m for k in ids])
         purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
                                for m in motion], dtype=bool) & ~(progress < cfg.approach_min_m)
         via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
+        # An unlabelled track raises crossing kinds on its motion only while its class evidence (prior, speed, echo
+        # size) makes a person or vehicle clearly likelier than an animal; a coin flip waits for more scans.
+        pc = table.class_probs
+        person_or_vehicle = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")]
+        plausible = person_or_vehicle >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
         loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
-        threat = ~animal & (labelled | purposeful | loitered) & ~via_port
+        threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
         labels = np.where(eligible, group, -1)
-        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels,
+        # Settled: near the line for loiter_time_s, the whole dwell within loiter_radius_m of one spot (a grazing
+        # animal moves on, a walker passes), after walking up from loiter_approach_m or more (an animal that grazes
+        # along the line never left it).
+        near_since = np.array([np.nan if self.memory[k].near_since is None else self.memory[k].near_since for k in ids])
+        settled = (now - near_since >= cfg.loiter_time_s) & np.array(
+            [self.memory[k].spread_m <= cfg.loiter_radius_m and self.memory[k].farthest_m >= cfg.loiter_approach_m
+             for k in ids], dtype=bool)
+        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
                              alert_scope=scope)
 
     def _focus_slots(self, focus: list[str], xy: np.ndarray, v: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:

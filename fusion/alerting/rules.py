@@ -48,6 +48,7 @@ class Context:
     via_port: NDArray[np.bool_]  # (n,) has been inside a port of entry
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
+    settled: NDArray[np.bool_]  # (n,) dwelt near the line for loiter_time_s within loiter_radius_m of one spot: waiting, not crossing
     #: An incremental call (see ``AlertEngine``) holds only some groups: the rules then look
     #: only at these open alerts (those with a track here), in id order, and leave the rest
     #: as they are. None: every open alert.
@@ -157,7 +158,9 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     out = _end_merged(eng, ctx, merged, owner)
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
-    p = f.p_cross.copy()
+    # A track that has settled near the line is waiting: its velocity is milling noise, not a prediction
+    # (loitering speaks for it until it moves off). One that turned out to be wildlife is predicted nothing.
+    p = np.where(ctx.settled | ctx.animal, 0.0, f.p_cross)
     maybe = np.flatnonzero((p > 0.0) & (allowed | _in_situation(eng, ctx)))
     if maybe.size:
         p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
@@ -370,13 +373,8 @@ def _zone_gap(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64], j: int,
 def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     cfg, t, f = eng.config, ctx.table, ctx.feats
     near_since = np.array([_nan(eng.memory[k].near_since) for k in t.ids], dtype=float)
-    dwelling = ctx.now - near_since >= cfg.loiter_time_s  # NaN -> False
     in_situation = _in_situation(eng, ctx)
-    # Confined: the whole dwell within loiter_radius_m of one spot (a grazing animal moves on, a walker passes),
-    # after walking up to the line from loiter_approach_m or more (an animal that grazes along the line never left it).
-    confined = np.array([eng.memory[k].spread_m <= cfg.loiter_radius_m and eng.memory[k].farthest_m >= cfg.loiter_approach_m
-                         for k in t.ids], dtype=bool)
-    allowed = (ctx.eligible & dwelling & confined & ~ctx.via_port & ~in_situation & ~ctx.animal
+    allowed = (ctx.eligible & ctx.settled & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
     for i in np.flatnonzero(allowed):
         eng.memory[t.ids[i]].loitered = True

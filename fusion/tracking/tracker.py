@@ -392,7 +392,10 @@ class SectorTracker:
             tab.sensors[detected] |= np.int64(1) << bit
         if pi.size:
             lik = np.repeat(_UNIFORM[None], n, axis=0) * (1.0 - np.bincount(pi, weights=pw, minlength=n))[:, None]
-            np.add.at(lik, pi, pw[:, None] * s.class_probs[pj])
+            det = s.class_probs
+            if s.snr_db is not None and s.polar is not None:  # radar: the echo's size is a (weak) class cue
+                det = classify.with_rcs(det, s.snr_db, s.polar[:, 0])
+            np.add.at(lik, pi, pw[:, None] * det[pj])
             tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
             if s.sensor_type != SensorType.RADAR:
                 strong = pw > 0.5
