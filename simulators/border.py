@@ -32,7 +32,9 @@ def signed_distance(line: FloatArray, points: FloatArray) -> FloatArray:
     dist = np.hypot(*(flat[:, None, :] - nearest).transpose(2, 0, 1))
     seg = np.argmin(np.where(np.isnan(dist), np.inf, dist), axis=1)
     cross = ab[seg, 0] * ap[np.arange(len(flat)), seg, 1] - ab[seg, 1] * ap[np.arange(len(flat)), seg, 0]
-    d = np.sign(cross) * dist[np.arange(len(flat)), seg]
+    # On the line's extension beyond an end the cross product is 0 but the distance is not:
+    # neither side is right there, so count it left rather than lose the distance.
+    d = np.where(cross >= 0.0, 1.0, -1.0) * dist[np.arange(len(flat)), seg]
     return d.reshape(pts.shape[:-1])
 
 

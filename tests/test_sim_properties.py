@@ -72,3 +72,9 @@ def test_signed_distance_matches_shapely_and_sides(ys, pts):
     above = p[:, 1] - np.interp(p[:, 0], xs, ys)
     clear = inside & (np.abs(above) > 1e-6) & (np.abs(d) > 1e-6)
     assert np.all(np.sign(d[clear]) == np.sign(above[clear]))  # left of a west->east line is north
+
+
+def test_signed_distance_keeps_the_distance_on_the_extension_of_the_line() -> None:
+    """A point beyond an end, on the line's extension, is 1 m away (hypothesis found 0)."""
+    line = np.array([[0.0, 0.0], [10.0, 0.0]])
+    assert np.allclose(np.abs(signed_distance(line, np.array([[11.0, 0.0], [-1.0, 0.0]]))), [1.0, 1.0])
