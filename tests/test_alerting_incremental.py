@@ -112,3 +112,25 @@ def test_reachable_rows_give_the_same_groups_as_all_rows() -> None:
     want[live[np.isin(full, seed_labels)]] = True
     assert np.array_equal(got, want)
     assert got.sum() > seeds.size  # the seeds have neighbours: the search went somewhere
+
+
+def test_eta_range_brackets_the_eta_and_narrows_as_the_velocity_is_known() -> None:
+    """A walker 150 m from the line at 1.5 m/s: ETA 100 s; its quartile range shrinks with sigma_v.
+
+    A fresh track (sigma_v 2 m/s) has no upper bound within 10 min; a well-known velocity
+    still leaves the spread of the model's pace changes (acceleration PSD)."""
+    from fusion.alerting.features import border_features, track_table
+    from fusion.geofence import Geofence
+
+    fence = Geofence(SITE)
+    ranges = []
+    for sigma_v in (2.0, 0.5, 0.1):
+        r = report("T-main-000001", T0, 0.0, 150.0, 0.0, -1.5)
+        r.P[2, 2] = r.P[3, 3] = sigma_v**2
+        f = border_features(fence, track_table([r], T0), 300.0, 0.005, 0.2)
+        lo, hi = f.eta_range(np.array([0]), 0.005, 600.0)[0]
+        assert abs(f.eta_s[0] - 100.0) < 1.0
+        assert lo < f.eta_s[0] < hi
+        ranges.append(hi - lo)
+    assert ranges[0] > ranges[1] > ranges[2]
+    assert ranges[0] == np.inf and ranges[2] < 50.0

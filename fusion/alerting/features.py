@@ -115,6 +115,35 @@ class BorderFeatures:
     eta_s: FloatArray  # (n,) expected time to the line, s (inf when not approaching)
     on_line: FloatArray  # (n, 2) nearest border point
     ahead: FloatArray  # (n, 2) predicted position at ``eta_s`` (the position when not approaching)
+    var_d: FloatArray  # (n,) variance of d now, m^2
+    cov_dv: FloatArray  # (n,) covariance of d and v_n, m^2/s
+    var_v: FloatArray  # (n,) variance of v_n, m^2/s^2
+
+    def eta_range(self, rows: NDArray[np.int64], accel_psd: float, t_max_s: float,
+                  probs: tuple[float, float] = (0.25, 0.75), steps: int = 240) -> FloatArray:
+        """(k, 2) times (s from now) by which P(on the protected side) first reaches each of ``probs``.
+
+        The same Gaussian as the crossing probability (module doc): d(t) has mean
+        d0 + v_n t and variance var_d + 2 t cov_dv + t^2 var_v + q t^3 / 3, so
+        P(t) = Phi(mean(t) / sd(t)), evaluated on a grid up to ``t_max_s`` and
+        interpolated. A young track's velocity is poorly known (a walker's is within
+        about 2 m/s after 10 s of radar): its point ETA -d0 / v_n can be off by a
+        factor of two, and the range says so. inf: not reached within ``t_max_s``.
+        """
+        t = np.linspace(0.0, t_max_s, steps + 1)[None, :]  # (1, T)
+        d, vn = self.d[rows, None], self.v_n[rows, None]
+        var = self.var_d[rows, None] + 2.0 * t * self.cov_dv[rows, None] + t * t * self.var_v[rows, None] + accel_psd * t**3 / 3.0
+        p = ndtr((d + vn * t) / np.sqrt(np.maximum(var, 1e-6)))  # (k, T)
+        out = np.full((len(rows), len(probs)), np.inf)
+        for j, q in enumerate(probs):
+            hit = p >= q
+            first = np.argmax(hit, axis=1)
+            ok = hit[np.arange(len(rows)), first]
+            k = np.maximum(first - 1, 0)  # interpolate between the grid points around the first hit
+            p0, p1 = p[np.arange(len(rows)), k], p[np.arange(len(rows)), first]
+            frac = np.where(p1 > p0, (q - p0) / np.where(p1 > p0, p1 - p0, 1.0), 0.0)
+            out[ok, j] = (t[0, k] + np.clip(frac, 0.0, 1.0) * (t[0, first] - t[0, k]))[ok]
+        return out
 
     def crossing_xy(self, fence: Geofence, rows: NDArray[np.int64]) -> FloatArray:
         """Predicted crossing point (k, 2) of the given rows: the border point nearest ``ahead``.
@@ -166,7 +195,7 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
                     known: Measured | None = None) -> BorderFeatures:
     if t.size == 0:
         e = np.zeros(0)
-        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)))
+        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
     d, on_line, n = measure(fence, t, known)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
@@ -189,4 +218,7 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
         eta_s=eta,
         on_line=on_line,
         ahead=ahead,
+        var_d=var_d,
+        cov_dv=cov_dv,
+        var_v=var_v,
     )

@@ -204,17 +204,21 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
             alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
             alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
             alert.info["probability"] = round(p_g, 3)
+            lo, hi = f.eta_range(np.array([best]), cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)[0]
+            alert.info["eta_range_s"] = [round(float(lo), 1) if np.isfinite(lo) else None,
+                                         round(float(hi), 1) if np.isfinite(hi) else None]
             calm = p_g < cfg.p_close and not at_line[rows].any()
             if calm:
                 alert.timer = alert.timer if alert.timer is not None else ctx.now
             else:
                 alert.timer = None
             v = t.v[rows].mean(axis=0)
-            eta_txt = f", crossing in about {duration_words(alert.eta_s)}" if alert.eta_s is not None else ""
+            eta_txt = f", crossing in about {duration_words(alert.eta_s)}{_range_words(lo, hi)}" if alert.eta_s is not None else ""
             alert.summary = f"{who(cls, count)} heading {heading_word(v[0], v[1])}{eta_txt}"
         else:
             alert.eta_s = None
             alert.info.pop("probability", None)
+            alert.info.pop("eta_range_s", None)
             if into:
                 alert.crossing_enu = into[0][2]
                 alert.info["crossed_at_offset_s"] = round(float(into[0][1] - ctx.now), 3)
@@ -268,6 +272,17 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
         could |= np.logical_or.reduceat(out_rows[flat], starts)
     could &= np.logical_or.reduceat(t.confirmed[flat], starts)
     return sorted(set(np.flatnonzero(could).tolist()) | set(owner))
+
+
+def _range_words(lo: float, hi: float) -> str:
+    """" (30 s to 2 min)" when the 10-90 % range of the crossing time is wide, else ""."""
+    if not np.isfinite(lo):
+        return ""
+    if not np.isfinite(hi):
+        return f" (not before {duration_words(lo)})"
+    if hi - lo < max(20.0, 0.5 * lo):
+        return ""
+    return f" ({duration_words(lo)} to {duration_words(hi)})"
 
 
 def _recent_crossings(eng: "AlertEngine", ids: list[str], now: float) -> list[tuple[str, float, tuple[float, float]]]:
