@@ -339,20 +339,10 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             allowed &= ~in_situation  # the crossing alert already covers this group
             if cfg.buffer_incursion_needs_label:
                 allowed &= ctx.labelled
-        groups = _groups(ctx, allowed)
-        owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, ("incursion",), zone.id))
-        out += _end_merged(eng, ctx, merged, owner)
-        carried: set[str] = set()
-        for g, rows in enumerate(groups):
-            alert = eng.alerts.get(owner[g]) if g in owner else None
-            is_new = alert is None
-            if alert is None:
-                if not t.confirmed[rows].any():
-                    continue
-                alert = eng._open("incursion", (), ctx.now)
-                alert.zone_id = zone.id
-            carried.add(alert.id)
-            cls, count = _describe(eng, ctx, alert, rows)
+        ended, held = _carry(eng, ctx, _groups(ctx, allowed), "incursion", zone.id)
+        out += ended
+        carried = {alert.id for alert, *_ in held}
+        for alert, rows, is_new, cls, count in held:
             alert.timer = None
             alert.summary = f"{who(cls, count)} inside {'restricted ' if zone.kind == 'restricted' else ''}zone {zone.id}"
             _severity(eng, ctx, alert, rows, cls, count, restricted=zone.kind == "restricted")
@@ -367,6 +357,29 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             if _timer_done(alert, ctx.now, cfg.zone_exit_hold_s):
                 out.append(eng._end(alert, ctx.now, "left_zone"))
     return out
+
+
+def _carry(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], kind: str, zone_id: str | None = None
+           ) -> tuple[list[AlertReport], list[tuple[Alert, NDArray[np.int64], bool, str, int]]]:
+    """Pair groups with the open alerts of ``kind`` (in ``zone_id``): end alerts whose groups
+    merged into an older alert's, open one for each unowned group with a confirmed member,
+    and describe each carried alert from its group. Returns the ``end`` reports and
+    (alert, rows, is_new, class, head count) per carried group."""
+    owner, merged = match_groups([frozenset(ctx.table.ids[i] for i in g) for g in groups],
+                                 _open_alerts(eng, ctx, (kind,), zone_id))
+    ended = _end_merged(eng, ctx, merged, owner)
+    held = []
+    for g, rows in enumerate(groups):
+        alert = eng.alerts.get(owner[g]) if g in owner else None
+        is_new = alert is None
+        if alert is None:
+            if not ctx.table.confirmed[rows].any():
+                continue
+            alert = eng._open(kind, (), ctx.now)
+            alert.zone_id = zone_id
+        cls, count = _describe(eng, ctx, alert, rows)
+        held.append((alert, rows, is_new, cls, count))
+    return ended, held
 
 
 def _zone_gap(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64], j: int, side: NDArray[np.int64],
@@ -393,19 +406,9 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
                & ~_dismissed(eng, ctx))
     for i in np.flatnonzero(allowed):
         eng.memory[t.ids[i]].loitered = True
-    groups = _groups(ctx, allowed)
-    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, ("loitering",)))
-    out = _end_merged(eng, ctx, merged, owner)
-    carried: set[str] = set()
-    for g, rows in enumerate(groups):
-        alert = eng.alerts.get(owner[g]) if g in owner else None
-        is_new = alert is None
-        if alert is None:
-            if not t.confirmed[rows].any():
-                continue
-            alert = eng._open("loitering", (), ctx.now)
-        carried.add(alert.id)
-        cls, count = _describe(eng, ctx, alert, rows)
+    out, held = _carry(eng, ctx, _groups(ctx, allowed), "loitering")
+    carried = {alert.id for alert, *_ in held}
+    for alert, rows, is_new, cls, count in held:
         dwell = float(ctx.now - np.nanmin(near_since[rows]))
         dist = float(np.abs(f.d[rows]).min())
         alert.zone_id = _zone_of(eng, ctx, rows)
