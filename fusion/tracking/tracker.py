@@ -33,7 +33,7 @@ from fusion.site import Site
 from fusion.tracking import association, classify, management
 from fusion.tracking.config import TrackerConfig
 from fusion.tracking.gating import candidate_pairs, chi2_gate, gate_threshold
-from fusion.tracking.history import scan_from_dict, scan_to_dict, split_by_det_time
+from fusion.tracking.history import pack_scans, split_by_det_time, unpack_scans
 from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
 from fusion.tracking.motion import combine, imm_predict, predict_combined
 from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
@@ -169,18 +169,20 @@ class SectorTracker:
     def snapshot(self) -> dict:
         """Complete state, JSON-serialisable: table, clock, ID counter, OOSM history."""
         return {
-            "version": 1,
+            "version": 2,
             "sector": self.sector,
             "t": self.t,
             "next_id": self._next_id,
             "serial": self._serial,
             "table": self.tab.to_dict(),
             "clutter": dict(self._clutter),
-            "events": [
-                {"time": e.time, "serial": e.serial, "scan": None if e.scan is None else scan_to_dict(e.scan),
-                 "delete_ids": list(e.delete_ids)}
-                for e in self._events
-            ],
+            "events": {
+                "time": [e.time for e in self._events],
+                "serial": [e.serial for e in self._events],
+                "delete_ids": [list(e.delete_ids) for e in self._events],
+                "has_scan": [e.scan is not None for e in self._events],
+                "scans": pack_scans([e.scan for e in self._events if e.scan is not None]),
+            },
             "checkpoints": [
                 {"index": c.index, "time": c.time, "table": c.table.to_dict(), "t": c.t, "clutter": dict(c.clutter)}
                 for c in self._checkpoints
@@ -193,6 +195,8 @@ class SectorTracker:
 
     @classmethod
     def restore(cls, sector: str, site: Site, config: TrackerConfig, snap: dict) -> "SectorTracker":
+        if snap.get("version") != 2:
+            raise ValueError(f"tracker snapshot version {snap.get('version')!r}, this tracker reads version 2")
         t = cls(sector, site, config)
         M = t._modes
         t.t = snap["t"]
@@ -200,10 +204,11 @@ class SectorTracker:
         t._serial = int(snap["serial"])
         t.tab = TrackTable.from_dict(snap["table"], M)
         t._clutter = {k: float(v) for k, v in snap["clutter"].items()}
+        ev = snap["events"]
+        scans = iter(unpack_scans(ev["scans"]))
         t._events = [
-            _Event(float(e["time"]), int(e["serial"]), None if e["scan"] is None else scan_from_dict(e["scan"]),
-                   tuple(int(i) for i in e["delete_ids"]))
-            for e in snap["events"]
+            _Event(float(time), int(serial), next(scans) if has else None, tuple(int(i) for i in dels))
+            for time, serial, dels, has in zip(ev["time"], ev["serial"], ev["delete_ids"], ev["has_scan"])
         ]
         t._checkpoints = [
             _Checkpoint(int(c["index"]), float(c["time"]), TrackTable.from_dict(c["table"], M), c["t"],
