@@ -52,17 +52,22 @@ def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
     return labels[ti].astype(np.int64)
 
 
+def _member_labels(size: int, idx: IntArray, lab: IntArray) -> IntArray:
+    """Cluster label of every track (or detection) that is in some pair."""
+    out = np.full(size, -1, np.int64)
+    out[idx] = lab
+    return out[out >= 0]
+
+
 def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArray:
     """Indices of the assigned pairs (each track and detection at most once, cost < 0)."""
     if ti.size == 0:
         return np.zeros(0, np.int64)
     lab = clusters(n, m, ti, dj)
-    ntr = np.bincount(lab, minlength=lab.max() + 1)  # pairs per cluster (upper bound)
-    # tracks and detections per cluster
-    ut = np.unique(np.stack([lab, ti]), axis=1)
-    ud = np.unique(np.stack([lab, dj]), axis=1)
-    n_t = np.bincount(ut[0], minlength=ntr.size)
-    n_d = np.bincount(ud[0], minlength=ntr.size)
+    k = int(lab.max()) + 1
+    # tracks and detections per cluster (each belongs to exactly one)
+    n_t = np.bincount(_member_labels(n, ti, lab), minlength=k)
+    n_d = np.bincount(_member_labels(m, dj, lab), minlength=k)
     simple = (n_t == 1) | (n_d == 1)
     chosen: list[IntArray] = []
     # simple clusters: the best pair if it beats the miss hypothesis
@@ -102,8 +107,8 @@ def jpda(
     lab = clusters(n, m, ti, dj)
     k = lab.max() + 1
     pairs = np.bincount(lab, minlength=k)
-    tracks = np.bincount(np.unique(np.stack([lab, ti]), axis=1)[0], minlength=k)
-    dets = np.bincount(np.unique(np.stack([lab, dj]), axis=1)[0], minlength=k)
+    tracks = np.bincount(_member_labels(n, ti, lab), minlength=k)
+    dets = np.bincount(_member_labels(m, dj, lab), minlength=k)
     deg = np.bincount(ti, minlength=n)
     log_hyp = np.bincount(lab, weights=np.log1p(deg[ti]) / np.maximum(deg[ti], 1), minlength=k)
     loopy = np.flatnonzero((pairs > 0) & (pairs > tracks + dets - 1) & (log_hyp <= np.log(exact_limit)))

@@ -55,17 +55,20 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
     return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
 
 
-def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
+def rows_near(track_en: FloatArray, radius: FloatArray | float, det_en: FloatArray) -> IntArray:
     """Rows whose circle (centre, radius) holds at least one detection.
 
-    First the detections' bounding box (one vector test per track), then a count query
-    of a KD-tree over the detections for the few tracks inside it.
+    First the detections' bounding box (a few vector operations per track), then a
+    count query of a KD-tree over the detections for the few tracks inside it.
     """
     if track_en.shape[0] == 0 or det_en.shape[0] == 0:
         return np.zeros(0, np.int64)
     lo, hi = det_en.min(axis=0), det_en.max(axis=0)
-    out = np.maximum(lo - track_en, 0.0) + np.maximum(track_en - hi, 0.0)
-    box = np.flatnonzero((out * out).sum(axis=1) <= radius * radius)
+    e, n = track_en[:, 0], track_en[:, 1]
+    de = np.maximum(np.maximum(lo[0] - e, e - hi[0]), 0.0)
+    dn = np.maximum(np.maximum(lo[1] - n, n - hi[1]), 0.0)
+    radius = np.broadcast_to(radius, e.shape)
+    box = np.flatnonzero(de * de + dn * dn <= radius * radius)
     if box.size == 0:
         return box.astype(np.int64)
     hits = cKDTree(det_en).query_ball_point(track_en[box], r=radius[box], return_length=True)

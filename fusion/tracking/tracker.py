@@ -346,7 +346,7 @@ class SectorTracker:
         cfg = self.config
         self.t = s.time if self.t is None else max(self.t, s.time)
         model = self._model(s)
-        rows, g, covered = self._reach(s, model)
+        rows, g, covered, pos = self._reach(s, model)
         tab = self.tab.select(rows)  # the touched tracks, predicted to s.time; written back below
         n, m = tab.n, s.size
         pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
@@ -404,12 +404,13 @@ class SectorTracker:
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
         self.tab.put(rows, tab)
+        pos[rows] = combined_mean(tab.xm, tab.mu)[:, :2]
         self._learn_clutter(s, int(np.sum(used < 0.5)))
-        ended = self._merge_duplicates(rows[detected], float(s.time))
+        ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
 
-    def _reach(self, s: Scan, model: MeasurementModel) -> tuple[IntArray, Gated, NDArray[np.bool_]]:
+    def _reach(self, s: Scan, model: MeasurementModel) -> tuple[IntArray, Gated, NDArray[np.bool_], FloatArray]:
         """The rows this scan touches, predicted to its time in the table, their gated pairs and radar coverage.
 
         Touched: a detection inside the track's chi-squared gate, or (radar) the track
@@ -417,8 +418,8 @@ class SectorTracker:
         the mixture mean, F is common) and an upper bound on each pre-gate radius
         (``position_variance_bound``), so no track that could gate is missed; candidates
         that do not gate are predicted only into temporaries and left as they were.
-        Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, and
-        the covered mask over ``rows``.
+        Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, the
+        covered mask over ``rows``, and every track's predicted mean position (n, 2).
         """
         tab = self.tab
         T = float(s.time)
@@ -445,7 +446,7 @@ class SectorTracker:
         tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm[keep], Pm[keep], mu[keep], r[keep]
         tab.t[rows] = T
         local = np.cumsum(keep) - 1
-        return rows, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows]
+        return rows, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
 
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
@@ -458,15 +459,14 @@ class SectorTracker:
             r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
         return xm, Pm, mu, r
 
-    def _merge_duplicates(self, detected: IntArray, T: float) -> TrackTable:
+    def _merge_duplicates(self, detected: IntArray, T: float, pos: FloatArray) -> TrackTable:
         """Duplicate test (management.py) between the tracks this step detected and every track
-        within ``merge_distance_m`` of them, all predicted to T (and written back: touched)."""
+        within ``merge_distance_m`` of them (``pos``: mean positions at T), all predicted to T
+        (and written back: touched)."""
         tab = self.tab
         if detected.size == 0:
             return TrackTable.empty(self._modes)
-        xc = combined_mean(tab.xm, tab.mu)
-        pos = xc[:, :2] + xc[:, 2:] * np.maximum(T - tab.t, 0.0)[:, None]
-        rows = rows_near(pos, np.full(tab.n, self.config.merge_distance_m), pos[detected])
+        rows = rows_near(pos, self.config.merge_distance_m, pos[detected])
         tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = self._predicted(rows, T)
         tab.t[rows] = T
         is_det = np.zeros(tab.n, bool)
