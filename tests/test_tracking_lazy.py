@@ -15,7 +15,7 @@ import numpy as np
 from test_tracker_support import T0, make_site, position_scan
 
 from fusion.tracking import SectorTracker, TrackerConfig
-from fusion.tracking.motion import combine, imm_predict, predict_combined, transition_matrices
+from fusion.tracking.motion import combine, cv_matrices, imm_predict, predict_combined, transition_matrices
 from fusion.types import SensorType, TrackStatus
 
 Q = np.array([0.02, 0.3, 6.0])
@@ -58,6 +58,11 @@ def test_single_model_prediction_in_pieces_equals_one_prediction() -> None:
     one = imm_predict(xm, Pm, mu, d1 + d2, q, tau)
     for u, v in zip(two, one):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-9)
+    # and it is the Kalman prediction F x, F P F^T + Q
+    for i in range(10):
+        F, Qi = cv_matrices(float(d1[i] + d2[i]), q)
+        np.testing.assert_allclose(one[0][i, 0], F @ xm[i, 0], rtol=1e-12)
+        np.testing.assert_allclose(one[1][i, 0], F @ Pm[i, 0] @ F.T + Qi[0], rtol=1e-12)
 
 
 NEAR = np.array([[1000.0, 2000.0], [1060.0, 2000.0]])

@@ -58,8 +58,8 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
 def rows_near(track_en: FloatArray, radius: FloatArray | float, det_en: FloatArray) -> IntArray:
     """Rows whose circle (centre, radius) holds at least one detection.
 
-    First the detections' bounding box (a few vector operations per track), then a
-    count query of a KD-tree over the detections for the few tracks inside it.
+    First the detections' bounding box (a few vector operations per track), then the
+    pairs of KD-trees over the tracks inside it and the detections.
     """
     if track_en.shape[0] == 0 or det_en.shape[0] == 0:
         return np.zeros(0, np.int64)
@@ -71,8 +71,10 @@ def rows_near(track_en: FloatArray, radius: FloatArray | float, det_en: FloatArr
     box = np.flatnonzero(de * de + dn * dn <= radius * radius)
     if box.size == 0:
         return box.astype(np.int64)
-    hits = cKDTree(det_en).query_ball_point(track_en[box], r=radius[box], return_length=True)
-    return box[hits > 0].astype(np.int64)
+    r = radius[box]
+    pairs = cKDTree(track_en[box]).sparse_distance_matrix(cKDTree(det_en), float(r.max()), output_type="ndarray")
+    i = pairs["i"][pairs["v"] <= r[pairs["i"]]]
+    return box[np.unique(i)].astype(np.int64)
 
 
 def candidate_pairs(

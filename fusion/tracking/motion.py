@@ -43,16 +43,25 @@ def cv_matrices(dt: float, q: FloatArray) -> tuple[FloatArray, FloatArray]:
     return F, np.asarray(q, dtype=float)[:, None, None] * base
 
 
-def _cv_rows(dt: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """F (n, 4, 4) and the unit-density Q (n, 4, 4) for one dt per row."""
-    n = dt.shape[0]
-    F = np.broadcast_to(np.eye(4), (n, 4, 4)).copy()
-    F[:, 0, 2] = F[:, 1, 3] = dt
-    base = np.zeros((n, 4, 4))
-    base[:, 0, 0] = base[:, 1, 1] = dt**3 / 3.0
-    base[:, 0, 2] = base[:, 2, 0] = base[:, 1, 3] = base[:, 3, 1] = dt**2 / 2.0
-    base[:, 2, 2] = base[:, 3, 3] = dt
-    return F, base
+def _cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """F x and F P F^T + Q for states (n, ..., 4) with one dt per row (n,) and q broadcast to x[..., 0].
+
+    F = [[I, dt I], [0, I]] is applied by blocks: rows 0-1 of P gain dt x rows 2-3, then
+    columns 0-1 gain dt x columns 2-3; Q's six distinct entries are added in place.
+    """
+    s = dt.reshape(dt.shape + (1,) * (x.ndim - 2))  # (n, ...) like x[..., 0]
+    x1 = x.copy()
+    x1[..., :2] += s[..., None] * x[..., 2:]
+    P1 = P.copy()
+    P1[..., :2, :] += s[..., None, None] * P1[..., 2:, :]
+    P1[..., :, :2] += s[..., None, None] * P1[..., :, 2:]
+    q3, q2, q1 = q * s**3 / 3.0, q * s**2 / 2.0, q * s
+    for i in (0, 1):
+        P1[..., i, i] += q3
+        P1[..., i, i + 2] += q2
+        P1[..., i + 2, i] += q2
+        P1[..., i + 2, i + 2] += q1
+    return x1, P1
 
 
 @lru_cache(maxsize=16)
@@ -136,10 +145,7 @@ def imm_predict(
     x0 = wT @ xm  # (n, j, 4)
     d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 4)
     P0 = (wT @ Pm.reshape(n, M, 16)).reshape(n, M, 4, 4) + _weighted_outer(w, d)
-    F, base = _cv_rows(dt)
-    F = F[:, None]
-    x1 = (F @ x0[..., None])[..., 0]
-    P1 = F @ P0 @ np.swapaxes(F, -1, -2) + np.asarray(q, dtype=float)[None, :, None, None] * base[:, None]
+    x1, P1 = _cv_predict(x0, P0, dt, np.asarray(q, dtype=float)[None, :])
     return x1, P1, c / c.sum(axis=1, keepdims=True)
 
 
@@ -153,6 +159,4 @@ def predict_combined(
     """
     c = np.einsum("ni,nij->nj", mu, transition_matrices(dt, sojourn_s))
     c /= c.sum(axis=1, keepdims=True)
-    F, base = _cv_rows(dt)
-    qbar = c @ np.asarray(q, dtype=float)
-    return (F @ x[..., None])[..., 0], F @ P @ np.swapaxes(F, -1, -2) + qbar[:, None, None] * base, c
+    return (*_cv_predict(x, P, dt, c @ np.asarray(q, dtype=float)), c)
