@@ -347,7 +347,8 @@ class SectorTracker:
         self.t = s.time if self.t is None else max(self.t, s.time)
         model = self._model(s)
         rows, g, covered, pos = self._reach(s, model)
-        tab = self.tab.select(rows)  # the touched tracks, predicted to s.time; written back below
+        # the touched tracks, predicted to s.time: a copy written back below, or the table itself
+        tab = self.tab if rows.size == self.tab.n else self.tab.select(rows)
         n, m = tab.n, s.size
         pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
         lam = self._clutter_density(s)
@@ -403,7 +404,8 @@ class SectorTracker:
                 strong = pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
-        self.tab.put(rows, tab)
+        if tab is not self.tab:
+            self.tab.put(rows, tab)
         pos[rows] = combined_mean(tab.xm, tab.mu)[:, :2]
         self._learn_clutter(s, int(np.sum(used < 0.5)))
         ended = self._merge_duplicates(rows[detected], float(s.time), pos)
@@ -426,16 +428,18 @@ class SectorTracker:
         dt = np.maximum(T - tab.t, 0.0)
         xc = combined_mean(tab.xm, tab.mu)
         pos = xc[:, :2] + xc[:, 2:] * dt[:, None]
-        bound = position_variance_bound(tab.xm, tab.Pm, tab.mu, dt, float(self._q.max()))
-        near = rows_near(pos, pregate_radius(bound, model.cart_R, self._gamma), model.cart) if s.size \
-            else np.zeros(0, np.int64)
         covered = np.zeros(tab.n, bool)
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if s.sensor_type == SensorType.RADAR and spec is not None:
             covered[:] = True
             if spec.max_range_m is not None:
                 covered = np.hypot(*(pos - s.sensor_enu[:2]).T) <= spec.max_range_m
-        cand = np.union1d(near, np.flatnonzero(covered))
+        cand = np.flatnonzero(covered)
+        if s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
+            rest = np.flatnonzero(~covered) if cand.size else slice(None)
+            bound = position_variance_bound(tab.xm[rest], tab.Pm[rest], tab.mu[rest], dt[rest], float(self._q.max()))
+            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
+            cand = np.union1d(np.arange(tab.n)[rest][near], cand)
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
         ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
