@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from test_tracker_support import T0, make_site, position_scan
 
 from fusion.tracking import SectorTracker, TrackerConfig
+from fusion.tracking import tracker as tracker_module
 from fusion.tracking.motion import combine, cv_matrices, imm_predict, predict_combined, transition_matrices
 from fusion.types import SensorType, TrackStatus
 
@@ -178,3 +180,38 @@ def test_snapshot_keeps_each_tracks_time_and_a_version_1_snapshot_restores() -> 
     old = SectorTracker.restore("main", site, TrackerConfig(), snap)
     assert np.all(old.tab.t == trk.t)
     assert [c.table.t.tolist() for c in old._checkpoints] == [[c.t] * c.table.n for c in old._checkpoints]
+
+
+def test_reach_test_finds_every_track_that_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounding-box / KD-tree reach test (used above ``_ALL_CANDIDATES`` tracks) gives the
+    same step as gating every track: it misses no track a detection could gate."""
+    rng = np.random.default_rng(13)
+    grid = np.stack(np.meshgrid(np.arange(12) * 70.0, np.arange(10) * 70.0), -1).reshape(-1, 2) + [2000.0, 1000.0]
+    vel = rng.normal(0.0, 1.5, grid.shape)
+    trk = SectorTracker("main", make_site())
+    seq = 0
+    for k in range(8):  # drones see random parts of the crowd at random times: tracks of many ages and sizes
+        for j in range(3):
+            t = T0 + k + 0.3 * j
+            part = rng.random(len(grid)) < 0.5
+            trk.step(_drone(t, grid[part] + vel[part] * (t - T0), seq, rng))
+            seq += 1
+    assert trk.tab.n > tracker_module._ALL_CANDIDATES and len(set(trk.tab.t.tolist())) > 3
+    snap = trk.snapshot()
+    scans = []
+    for j in range(6):
+        t = T0 + 8.0 + 0.4 * j
+        part = rng.random(len(grid)) < 0.3
+        z = np.r_[grid[part] + vel[part] * (t - T0), rng.uniform(1900.0, 2900.0, (3, 2))]  # and some clutter
+        scans.append(_drone(t, z, seq + j, rng))
+    tables = []
+    for limit in (0, 10**9):
+        monkeypatch.setattr(tracker_module, "_ALL_CANDIDATES", limit)
+        b = SectorTracker.restore("main", make_site(), TrackerConfig(), json.loads(json.dumps(snap)))
+        for s in scans:
+            b.step(s)
+        tables.append(b.tab)
+    lazy, every = tables
+    for name in ("ids", "xm", "Pm", "mu", "r", "t", "last_update", "dup_of", "dup_n"):
+        np.testing.assert_array_equal(getattr(lazy, name), getattr(every, name), err_msg=name)
+    assert np.sum(lazy.t < T0 + 8.0) > 0  # some tracks were not touched at all

@@ -55,7 +55,7 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
     return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
 
 
-def rows_near(track_en: FloatArray, radius: FloatArray | float, det_en: FloatArray) -> IntArray:
+def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
     """Rows whose circle (centre, radius) holds at least one detection.
 
     First the detections' bounding box (a few vector operations per track), then the
@@ -67,7 +67,6 @@ def rows_near(track_en: FloatArray, radius: FloatArray | float, det_en: FloatArr
     e, n = track_en[:, 0], track_en[:, 1]
     de = np.maximum(np.maximum(lo[0] - e, e - hi[0]), 0.0)
     dn = np.maximum(np.maximum(lo[1] - n, n - hi[1]), 0.0)
-    radius = np.broadcast_to(radius, e.shape)
     box = np.flatnonzero(de * de + dn * dn <= radius * radius)
     if box.size == 0:
         return box.astype(np.int64)

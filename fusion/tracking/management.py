@@ -77,15 +77,28 @@ def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> 
     return (existence_at(tab, now, cfg) < cfg.delete_existence) | (age > limit)
 
 
+def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> NDArray[np.int64]:
+    """(k, 2) pairs of rows closer than ``distance`` (positions (n, 2)) with at least one row in ``anchor``.
+
+    The anchors' bounding box grown by ``distance`` (a few vector operations per row),
+    then a KD-tree over the rows inside it.
+    """
+    if anchor.size == 0:
+        return np.zeros((0, 2), np.int64)
+    lo = pos[anchor].min(axis=0) - distance
+    hi = pos[anchor].max(axis=0) + distance
+    e, n = pos[:, 0], pos[:, 1]
+    box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
+    pairs = box[cKDTree(pos[box]).query_pairs(distance, output_type="ndarray")]
+    is_anchor = np.zeros(pos.shape[0], bool)
+    is_anchor[anchor] = True
+    return pairs[is_anchor[pairs[:, 0]] | is_anchor[pairs[:, 1]]].reshape(-1, 2)
+
+
 def duplicates(
-    x: FloatArray, P: FloatArray, ids: NDArray[np.int64], cfg: TrackerConfig, threshold: float,
-    anchor: NDArray[np.bool_],
+    x: FloatArray, P: FloatArray, ids: NDArray[np.int64], pairs: NDArray[np.int64], threshold: float
 ) -> tuple[NDArray, NDArray]:
-    """(keep, drop) row pairs of duplicate tracks with at least one ``anchor`` row; each row is dropped at most once."""
-    if x.shape[0] < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = cKDTree(x[:, :2]).query_pairs(cfg.merge_distance_m, output_type="ndarray")
-    pairs = pairs[anchor[pairs[:, 0]] | anchor[pairs[:, 1]]]
+    """(keep, drop) rows of the candidate ``pairs`` that are duplicates; each row is dropped at most once."""
     if pairs.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     a, b = pairs[:, 0], pairs[:, 1]

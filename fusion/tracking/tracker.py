@@ -3,7 +3,7 @@
 One step (one sensor scan, or the detections of a K-9 report sharing one
 observation time):
 
-    reach (bounding box + KD-tree count on an upper bound of each pre-gate radius)
+    reach (bounding box + KD-tree pairs on an upper bound of each pre-gate radius)
     -> predict those tracks (IMM, motion.py) -> gate (KD-tree + chi-squared, gating.py)
     -> associate (GNN per cluster or JPDA, association.py)
     -> update (batched EKF per pair x mode, update.py) -> existence, class, sensors
@@ -13,8 +13,8 @@ observation time):
 Lazy prediction: each track keeps its own time (``TrackTable.t``). A step predicts
 to its time, and writes back, only the tracks it touches: those with a detection
 inside their chi-squared gate, those in a radar's coverage (a miss is information),
-and those within ``merge_distance_m`` of a detected track (the duplicate test needs
-one time). Everything else stays as it was, so a step costs what the detections'
+and the survivor of a duplicate merge (the duplicate test itself compares tracks
+predicted to the step's time in temporaries). Everything else stays as it was, so a step costs what the detections'
 neighbourhood holds plus a few vector operations per track. Reports, routing
 positions, existence and deletion evaluate a track at any later time from its own
 (``predict_combined``, ``management.existence_at``). Each track is therefore
@@ -57,6 +57,9 @@ from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 _DELETED = STATUS_CODES[TrackStatus.DELETED]
+#: Up to this many tracks a step gates every track instead of running the reach test:
+#: cheaper there, and the same result.
+_ALL_CANDIDATES = 64
 _UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
 
@@ -419,7 +422,9 @@ class SectorTracker:
         inside its coverage. Candidates come from the exact predicted means (mixing keeps
         the mixture mean, F is common) and an upper bound on each pre-gate radius
         (``position_variance_bound``), so no track that could gate is missed; candidates
-        that do not gate are predicted only into temporaries and left as they were.
+        that do not gate are predicted only into temporaries and left as they were (in a
+        sector of at most ``_ALL_CANDIDATES`` tracks every track is a candidate: cheaper
+        than the test, and the same result).
         Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, the
         covered mask over ``rows``, and every track's predicted mean position (n, 2).
         """
@@ -435,7 +440,9 @@ class SectorTracker:
             if spec.max_range_m is not None:
                 covered = np.hypot(*(pos - s.sensor_enu[:2]).T) <= spec.max_range_m
         cand = np.flatnonzero(covered)
-        if s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
+        if s.size and cand.size < tab.n <= _ALL_CANDIDATES:
+            cand = np.arange(tab.n)
+        elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
             bound = position_variance_bound(tab.xm[rest], tab.Pm[rest], tab.mu[rest], dt[rest], float(self._q.max()))
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
@@ -464,38 +471,39 @@ class SectorTracker:
         return xm, Pm, mu, r
 
     def _merge_duplicates(self, detected: IntArray, T: float, pos: FloatArray) -> TrackTable:
-        """Duplicate test (management.py) between the tracks this step detected and every track
-        within ``merge_distance_m`` of them (``pos``: mean positions at T), all predicted to T
-        (and written back: touched)."""
+        """Duplicate test (management.py) between the tracks this step detected and the tracks
+        within ``merge_distance_m`` of them (``pos``: mean positions at T), predicted to T in
+        temporaries; a merge writes the surviving track's prediction back (it is touched)."""
         tab = self.tab
-        if detected.size == 0:
-            return TrackTable.empty(self._modes)
-        rows = rows_near(pos, self.config.merge_distance_m, pos[detected])
-        tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = self._predicted(rows, T)
-        tab.t[rows] = T
+        pairs = management.near_pairs(pos, self.config.merge_distance_m, detected)
+        box, local = np.unique(pairs, return_inverse=True)
+        xm, Pm, mu, r = self._predicted(box, T)
+        x, P = combine(xm, Pm, mu)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
         is_det = np.zeros(tab.n, bool)
         is_det[detected] = True
-        x, P = combine(tab.xm[rows], tab.Pm[rows], tab.mu[rows])
-        keep, drop = management.duplicates(x, P, tab.ids[rows], self.config, self._merge_threshold, is_det[rows])
-        keep, drop = rows[keep], rows[drop]
+        keep, drop = box[k_box], box[d_box]
         both = is_det[keep] & is_det[drop]
         same = tab.dup_of[drop] == tab.ids[keep]
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
         # the pairs this step looked at start again unless they passed (counted above)
         shadow = np.flatnonzero(tab.dup_of)
-        seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected])]
-        tab.dup_of[seen] = 0
-        tab.dup_n[seen] = 0
+        if shadow.size:
+            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected])]
+            tab.dup_of[seen] = 0
+            tab.dup_n[seen] = 0
         tab.dup_of[drop] = tab.ids[keep]
         tab.dup_n[drop] = n_new
         ripe = n_new >= self.config.merge_steps
-        keep, drop = keep[ripe], drop[ripe]
+        keep, drop, k_box, d_box = keep[ripe], drop[ripe], k_box[ripe], d_box[ripe]
         if drop.size == 0:
             return TrackTable.empty(self._modes)
+        tab.xm[keep], tab.Pm[keep], tab.mu[keep], tab.r[keep] = xm[k_box], Pm[k_box], mu[k_box], r[k_box]
+        tab.t[keep] = T
         self.counters["merged"] += int(drop.size)
         tab.sensors[keep] |= tab.sensors[drop]
         tab.count[keep] = np.maximum(tab.count[keep], tab.count[drop])
-        tab.r[keep] = np.maximum(tab.r[keep], tab.r[drop])
+        tab.r[keep] = np.maximum(r[k_box], r[d_box])
         tab.confirmed[keep] |= tab.confirmed[drop]
         tab.last_update[keep] = np.maximum(tab.last_update[keep], tab.last_update[drop])
         mask = np.zeros(tab.n, bool)
