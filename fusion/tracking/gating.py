@@ -6,7 +6,7 @@ Mahalanobis ellipse of S = P + R lies inside the circle of its largest
 eigenvalue); KD-trees over tracks and detections return those candidates, so cost
 grows with the number of candidate pairs, not tracks x detections. ``rows_near``
 finds, before any track is predicted, the tracks a scan can reach at all (bounding
-box of the detections, then a KD-tree count) from an upper bound on each radius.
+box of the detections, then a KD-tree pair query) from an upper bound on each radius.
 
 Chi-squared gate: with the combined (moment-matched) prediction of each track,
 nu = z_j - h(x_i), S_ij = H_i P_i H_i^T + R_j, d^2 = nu^T S^-1 nu < gamma where
