@@ -10,7 +10,8 @@ GNN maximises sum log w over one-to-one assignments: cost_ij = -log(w_ij / w_i0)
 each track may instead take its own "miss" column at cost 0. The gated pairs form
 a bipartite graph; each connected cluster is solved on its own with
 ``linear_sum_assignment`` (clusters of one track or one detection by a vectorised
-arg-min), so cost follows the clusters, not tracks x detections.
+arg-min; small clusters batched into one block-diagonal problem), so cost follows
+the clusters, not tracks x detections.
 
 JPDA: the marginal association probabilities p_ij, p_i0 by loopy belief
 propagation (Williams & Lau, IEEE TAES 50(4), 2014), with psi_ij = w_ij / w_i0:
@@ -40,6 +41,9 @@ from scipy.sparse.csgraph import connected_components
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+#: GNN clusters are solved together in dense problems of about this many tracks.
+_BATCH_TRACKS = 64
+
 
 def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
     """Connected-component label of each pair in the track-detection graph."""
@@ -52,17 +56,22 @@ def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
     return labels[ti].astype(np.int64)
 
 
+def _member_labels(size: int, idx: IntArray, lab: IntArray) -> IntArray:
+    """Cluster label of every track (or detection) that is in some pair."""
+    out = np.full(size, -1, np.int64)
+    out[idx] = lab
+    return out[out >= 0]
+
+
 def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArray:
     """Indices of the assigned pairs (each track and detection at most once, cost < 0)."""
     if ti.size == 0:
         return np.zeros(0, np.int64)
     lab = clusters(n, m, ti, dj)
-    ntr = np.bincount(lab, minlength=lab.max() + 1)  # pairs per cluster (upper bound)
-    # tracks and detections per cluster
-    ut = np.unique(np.stack([lab, ti]), axis=1)
-    ud = np.unique(np.stack([lab, dj]), axis=1)
-    n_t = np.bincount(ut[0], minlength=ntr.size)
-    n_d = np.bincount(ud[0], minlength=ntr.size)
+    k = int(lab.max()) + 1
+    # tracks and detections per cluster (each belongs to exactly one)
+    n_t = np.bincount(_member_labels(n, ti, lab), minlength=k)
+    n_d = np.bincount(_member_labels(m, dj, lab), minlength=k)
     simple = (n_t == 1) | (n_d == 1)
     chosen: list[IntArray] = []
     # simple clusters: the best pair if it beats the miss hypothesis
@@ -71,11 +80,16 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
         order = ps[np.lexsort((cost[ps], lab[ps]))]
         first = order[np.r_[True, lab[order][1:] != lab[order][:-1]]]
         chosen.append(first[cost[first] < 0.0])
-    # the rest: a dense problem per cluster with one miss column per track
+    # the rest: dense problems with one miss column per track. Small clusters share one
+    # problem (up to about _BATCH_TRACKS tracks): the matrix is block-diagonal (inf
+    # between clusters), so its optimum is each cluster's, at one call instead of many.
     pc = np.flatnonzero(~simple[lab])
     if pc.size:
         pc = pc[np.argsort(lab[pc], kind="stable")]
-        bounds = np.flatnonzero(np.r_[True, lab[pc][1:] != lab[pc][:-1], True])
+        starts = np.flatnonzero(np.r_[True, lab[pc][1:] != lab[pc][:-1]])
+        size = n_t[lab[pc][starts]]
+        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(np.r_[starts, pc.size]))
+        bounds = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1], True])
         for a, b in zip(bounds[:-1], bounds[1:]):
             idx = pc[a:b]
             tr, tinv = np.unique(ti[idx], return_inverse=True)
@@ -102,8 +116,8 @@ def jpda(
     lab = clusters(n, m, ti, dj)
     k = lab.max() + 1
     pairs = np.bincount(lab, minlength=k)
-    tracks = np.bincount(np.unique(np.stack([lab, ti]), axis=1)[0], minlength=k)
-    dets = np.bincount(np.unique(np.stack([lab, dj]), axis=1)[0], minlength=k)
+    tracks = np.bincount(_member_labels(n, ti, lab), minlength=k)
+    dets = np.bincount(_member_labels(m, dj, lab), minlength=k)
     deg = np.bincount(ti, minlength=n)
     log_hyp = np.bincount(lab, weights=np.log1p(deg[ti]) / np.maximum(deg[ti], 1), minlength=k)
     loopy = np.flatnonzero((pairs > 0) & (pairs > tracks + dets - 1) & (log_hyp <= np.log(exact_limit)))

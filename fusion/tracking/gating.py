@@ -3,8 +3,10 @@
 Pre-gate: a detection can pass the chi-squared gate of track i only if its ENU
 distance is below r_i = sqrt(gamma * (lmax(P_i,pos) + max_j lmax(R_j))) (the
 Mahalanobis ellipse of S = P + R lies inside the circle of its largest
-eigenvalue); a ``cKDTree`` over the detections returns those candidates, so cost
-grows with the number of candidate pairs, not tracks x detections.
+eigenvalue); KD-trees over tracks and detections return those candidates, so cost
+grows with the number of candidate pairs, not tracks x detections. ``rows_near``
+finds, before any track is predicted, the tracks a scan can reach at all (bounding
+box of the detections, then a KD-tree pair query) from an upper bound on each radius.
 
 Chi-squared gate: with the combined (moment-matched) prediction of each track,
 nu = z_j - h(x_i), S_ij = H_i P_i H_i^T + R_j, d^2 = nu^T S^-1 nu < gamma where
@@ -48,22 +50,50 @@ def inv2(S: FloatArray) -> tuple[FloatArray, FloatArray]:
     return inv, det
 
 
+def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) -> FloatArray:
+    """ENU pre-gate radius (n,) from the tracks' largest position variance (module docstring)."""
+    return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
+
+
+def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
+    """Rows whose circle (centre, radius) holds at least one detection.
+
+    First the detections' bounding box (a few vector operations per track), then the
+    pairs of KD-trees over the tracks inside it and the detections.
+    """
+    if track_en.shape[0] == 0 or det_en.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    lo, hi = det_en.min(axis=0), det_en.max(axis=0)
+    e, n = track_en[:, 0], track_en[:, 1]
+    de = np.maximum(np.maximum(lo[0] - e, e - hi[0]), 0.0)
+    dn = np.maximum(np.maximum(lo[1] - n, n - hi[1]), 0.0)
+    box = np.flatnonzero(de * de + dn * dn <= radius * radius)
+    if box.size == 0:
+        return box.astype(np.int64)
+    r = radius[box]
+    pairs = cKDTree(track_en[box]).sparse_distance_matrix(cKDTree(det_en), float(r.max()), output_type="ndarray")
+    i = pairs["i"][pairs["v"] <= r[pairs["i"]]]
+    return box[np.unique(i)].astype(np.int64)
+
+
 def candidate_pairs(
     track_en: FloatArray, track_Pen: FloatArray, det_en: FloatArray, det_R: FloatArray, gamma: float
 ) -> tuple[IntArray, IntArray]:
-    """(track, detection) index pairs within the ENU pre-gate radius (module docstring)."""
+    """(track, detection) index pairs within the ENU pre-gate radius (module docstring).
+
+    One KD-tree over the tracks and one over the detections; their sparse distance
+    matrix up to the largest radius gives every pair as arrays, filtered by each
+    track's own radius (no Python loop over tracks).
+    """
     n, m = track_en.shape[0], det_en.shape[0]
     if n == 0 or m == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    radius = 1.05 * np.sqrt(gamma * (_lmax2(track_Pen) + _lmax2(det_R).max()))
-    tree = cKDTree(det_en)
-    hits = tree.query_ball_point(track_en, r=radius, return_sorted=False)
-    lens = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
-    if lens.sum() == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ti = np.repeat(np.arange(n, dtype=np.int64), lens)
-    dj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(lens.sum()))
-    return ti, dj
+    radius = pregate_radius(_lmax2(track_Pen), det_R, gamma)
+    pairs = cKDTree(track_en).sparse_distance_matrix(cKDTree(det_en), float(radius.max()), output_type="ndarray")
+    ti, dj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    keep = pairs["v"] <= radius[ti]
+    order = np.lexsort((dj[keep], ti[keep]))
+    return ti[keep][order], dj[keep][order]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ passes the chi-squared(4) test with the sum of their covariances, for
 ``merge_steps`` consecutive steps in none of which one scan updated both, are one
 object (two real people crossing are both detected by most radar scans; a
 duplicate shares the object's detections, one per scan); the older track (lower
-serial) survives and takes the union of sensors.
+serial) survives and takes the union of sensors. A pair is looked at (and its count
+moves on or is reset) only in the steps that detect at least one of the two: a scan
+of another place says nothing about them, so the count is of the scans that see
+the object, not of the sector's traffic (``dup_of``/``dup_n`` keep it between them).
 """
 
 from __future__ import annotations
@@ -60,20 +63,42 @@ def reportable(report: TrackReport, cfg: TrackerConfig) -> bool:
     return report.status in (TrackStatus.CONFIRMED, TrackStatus.COASTING) and report.existence >= cfg.report_existence
 
 
+def existence_at(tab: TrackTable, now: float, cfg: TrackerConfig) -> FloatArray:
+    """Existence of every row at ``now`` from its own time: r exp(-(now - t) / tau) (survival composes exactly)."""
+    return tab.r * np.exp(-np.maximum(now - tab.t, 0.0) / cfg.survival_tau_s)
+
+
 def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> NDArray[np.bool_]:
     """Rows to delete: existence too low, or not updated for too long (``k9_mask``: K-9 sensor bits)."""
     age = now - tab.last_update
     k9_only = ((tab.sensors & ~np.int64(k9_mask)) == 0) & (tab.sensors != 0) if k9_mask else np.zeros(tab.n, bool)
     limit = np.where(k9_only, cfg.k9_max_age_s,
                      np.where(tab.confirmed, cfg.max_coast_s, cfg.max_tentative_age_s))
-    return (tab.r < cfg.delete_existence) | (age > limit)
+    return (existence_at(tab, now, cfg) < cfg.delete_existence) | (age > limit)
 
 
-def duplicates(x: FloatArray, P: FloatArray, ids: NDArray[np.int64], cfg: TrackerConfig, threshold: float) -> tuple[NDArray, NDArray]:
-    """(keep, drop) row pairs of duplicate tracks; each row is dropped at most once."""
-    if x.shape[0] < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = cKDTree(x[:, :2]).query_pairs(cfg.merge_distance_m, output_type="ndarray")
+def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> NDArray[np.int64]:
+    """(k, 2) pairs of rows closer than ``distance`` (positions (n, 2)) with at least one row in ``anchor``.
+
+    The anchors' bounding box grown by ``distance`` (a few vector operations per row),
+    then a KD-tree over the rows inside it.
+    """
+    if anchor.size == 0:
+        return np.zeros((0, 2), np.int64)
+    lo = pos[anchor].min(axis=0) - distance
+    hi = pos[anchor].max(axis=0) + distance
+    e, n = pos[:, 0], pos[:, 1]
+    box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
+    pairs = box[cKDTree(pos[box]).query_pairs(distance, output_type="ndarray")]
+    is_anchor = np.zeros(pos.shape[0], bool)
+    is_anchor[anchor] = True
+    return pairs[is_anchor[pairs[:, 0]] | is_anchor[pairs[:, 1]]].reshape(-1, 2)
+
+
+def duplicates(
+    x: FloatArray, P: FloatArray, ids: NDArray[np.int64], pairs: NDArray[np.int64], threshold: float
+) -> tuple[NDArray, NDArray]:
+    """(keep, drop) rows of the candidate ``pairs`` that are duplicates; each row is dropped at most once."""
     if pairs.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     a, b = pairs[:, 0], pairs[:, 1]

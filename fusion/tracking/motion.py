@@ -8,12 +8,18 @@ and differs only in q_m (Bar-Shalom, Li & Kirubarajan 2001, sec. 6.2.2): a walke
 mode, a vehicle mode and a manoeuvre mode with large q. The IMM (Blom & Bar-Shalom
 1988) keeps one Gaussian per mode and its probability mu_m. Mode switches follow a
 continuous-time Markov chain with mean sojourn tau_m, so the transition matrix over
-any dt is Pi(dt) = expm(G dt) (by eigendecomposition, cached per dt) with G_mm = -1/tau_m and the leaving rate spread evenly
-over the other modes. Prediction of the whole track table is one batched step:
+any dt is Pi(dt) = expm(G dt) (by one cached eigendecomposition of G) with
+G_mm = -1/tau_m and the leaving rate spread evenly over the other modes. Every track
+has its own dt (each track is predicted only when a scan can touch it, from its own
+time), so prediction is one batched step over rows with per-row F, Q and Pi:
 
     mixing:   c_j = sum_i Pi_ij mu_i,   mu_{i|j} = Pi_ij mu_i / c_j
               x0_j = sum_i mu_{i|j} x_i,  P0_j = sum_i mu_{i|j} (P_i + (x_i - x0_j)(x_i - x0_j)^T)
     predict:  x_j = F x0_j,  P_j = F P0_j F^T + Q_j,  mu_j = c_j
+
+Mixing preserves the mixture's first two moments and F is common to the modes, so
+the moment-matched prediction is exactly x = F xbar, P = F Pbar F^T + sum_j c_j Q_j
+(``predict_combined``): what reports and routing need, without the mixing.
 """
 
 from __future__ import annotations
@@ -37,30 +43,53 @@ def cv_matrices(dt: float, q: FloatArray) -> tuple[FloatArray, FloatArray]:
     return F, np.asarray(q, dtype=float)[:, None, None] * base
 
 
-@lru_cache(maxsize=256)
-def _transition_cached(dt: float, sojourn_s: tuple[float, ...]) -> FloatArray:
+def _cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """F x and F P F^T + Q for states (n, ..., 4) with one dt per row (n,) and q broadcast to x[..., 0].
+
+    F = [[I, dt I], [0, I]] is applied by blocks: rows 0-1 of P gain dt x rows 2-3, then
+    columns 0-1 gain dt x columns 2-3; Q's six distinct entries are added in place.
+    """
+    s = dt.reshape(dt.shape + (1,) * (x.ndim - 2))  # (n, ...) like x[..., 0]
+    x1 = x.copy()
+    x1[..., :2] += s[..., None] * x[..., 2:]
+    P1 = P.copy()
+    P1[..., :2, :] += s[..., None, None] * P1[..., 2:, :]
+    P1[..., :, :2] += s[..., None, None] * P1[..., :, 2:]
+    q3, q2, q1 = q * s**3 / 3.0, q * s**2 / 2.0, q * s
+    for i in (0, 1):
+        P1[..., i, i] += q3
+        P1[..., i, i + 2] += q2
+        P1[..., i + 2, i] += q2
+        P1[..., i + 2, i + 2] += q1
+    return x1, P1
+
+
+@lru_cache(maxsize=16)
+def _generator_basis(sojourn_s: tuple[float, ...]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(A, lam, B) with expm(G dt) = A diag(exp(lam dt)) B.
+
+    G = diag(d) C with d = 1/tau and C symmetric, so S = d^1/2 C d^1/2 is symmetric and
+    expm(G dt) = d^1/2 U exp(L dt) U^T d^-1/2 from S = U L U^T (no Pade needed).
+    """
     tau = np.asarray(sojourn_s, dtype=float)
     M = tau.size
-    # G = diag(d) B with d = 1/tau and B symmetric, so S = d^1/2 B d^1/2 is symmetric
-    # and expm(G dt) = d^1/2 U exp(L dt) U^T d^-1/2 from S = U L U^T (no Pade needed).
-    d = 1.0 / tau
-    B = np.full((M, M), 1.0 / (M - 1))
-    np.fill_diagonal(B, -1.0)
-    sq = np.sqrt(d)
-    lam, U = np.linalg.eigh(sq[:, None] * B * sq[None, :])
-    Pi = (sq[:, None] * U) @ np.diag(np.exp(lam * dt)) @ (U.T / sq[None, :])
-    Pi = np.clip(Pi, 0.0, 1.0)
-    Pi /= Pi.sum(axis=1, keepdims=True)
-    Pi.setflags(write=False)
-    return Pi
+    C = np.full((M, M), 1.0 / (M - 1))
+    np.fill_diagonal(C, -1.0)
+    sq = np.sqrt(1.0 / tau)
+    lam, U = np.linalg.eigh(sq[:, None] * C * sq[None, :])
+    return sq[:, None] * U, lam, U.T / sq[None, :]
 
 
-def transition_matrix(dt: float, sojourn_s: FloatArray) -> FloatArray:
-    """Pi(dt) (M, M): probability of mode i at t switching to mode j at t + dt."""
+def transition_matrices(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
+    """Pi(dt_n) (n, M, M): probability of mode i at t switching to mode j at t + dt_n."""
     tau = tuple(float(v) for v in np.atleast_1d(sojourn_s))
-    if len(tau) == 1 or dt <= 0.0:
-        return np.eye(len(tau))
-    return _transition_cached(float(dt), tau)
+    dt = np.maximum(np.asarray(dt, dtype=float), 0.0)
+    if len(tau) == 1:
+        return np.ones((dt.shape[0], 1, 1))
+    A, lam, B = _generator_basis(tau)
+    Pi = (A[None] * np.exp(lam[None, :] * dt[:, None])[:, None, :]) @ B
+    Pi = np.clip(Pi, 0.0, 1.0)
+    return Pi / Pi.sum(axis=2, keepdims=True)
 
 
 def _weighted_outer(w: FloatArray, d: FloatArray) -> FloatArray:
@@ -68,6 +97,11 @@ def _weighted_outer(w: FloatArray, d: FloatArray) -> FloatArray:
     dt = np.moveaxis(d, 1, 2)  # (n, j, i, 4)
     wt = np.moveaxis(w, 1, 2)[..., None]  # (n, j, i, 1)
     return np.swapaxes(wt * dt, -1, -2) @ dt
+
+
+def combined_mean(xm: FloatArray, mu: FloatArray) -> FloatArray:
+    """Mean (n, 4) of the mode mixture."""
+    return np.einsum("nm,nmi->ni", mu, xm)
 
 
 def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -80,29 +114,49 @@ def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray,
     return x, P
 
 
+def position_variance_bound(xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: FloatArray, q_max: float) -> FloatArray:
+    """Upper bound (n,) on the largest eigenvalue of the predicted position covariance.
+
+    The moment-matched prediction has position block Pbar_pp + dt (Pbar_pv + Pbar_vp)
+    + dt^2 Pbar_vv + qbar dt^3/3 I with qbar <= q_max, and lmax <= trace; the traces
+    of the blocks of Pbar = sum_m mu_m (P_m + d_m d_m^T) (d_m = x_m - xbar) need only
+    diagonals, so this costs a few vector operations per track, not a 4x4 product.
+    """
+    d = xm - combined_mean(xm, mu)[:, None, :]
+    e = np.einsum("nmii->nmi", Pm) + d * d
+    cross = Pm[:, :, 0, 2] + Pm[:, :, 1, 3] + d[:, :, 0] * d[:, :, 2] + d[:, :, 1] * d[:, :, 3]
+    t_pp = np.einsum("nm,nm->n", mu, e[:, :, 0] + e[:, :, 1])
+    t_pv = np.einsum("nm,nm->n", mu, cross)
+    t_vv = np.einsum("nm,nm->n", mu, e[:, :, 2] + e[:, :, 3])
+    return t_pp + 2.0 * dt * t_pv + dt**2 * t_vv + 2.0 * q_max * dt**3 / 3.0
+
+
 def imm_predict(
-    xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: float, q: FloatArray, sojourn_s: FloatArray
+    xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: FloatArray, q: FloatArray, sojourn_s: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Mix and predict every track's modes over dt seconds (module docstring)."""
-    if dt <= 0.0 or xm.shape[0] == 0:
+    """Mix and predict each track's modes over its own dt (n,) > 0 seconds (module docstring)."""
+    if xm.shape[0] == 0:
         return xm, Pm, mu
     n, M = mu.shape
-    Pi = transition_matrix(dt, sojourn_s)
-    c = np.maximum(mu @ Pi, 1e-300)  # (n, M)
-    w = mu[:, :, None] * Pi[None, :, :] / c[:, None, :]  # (n, i, j) = mu_{i|j}
+    Pi = transition_matrices(dt, sojourn_s)  # (n, i, j)
+    c = np.maximum(np.einsum("ni,nij->nj", mu, Pi), 1e-300)  # (n, M)
+    w = mu[:, :, None] * Pi / c[:, None, :]  # (n, i, j) = mu_{i|j}
     wT = np.swapaxes(w, 1, 2)  # (n, j, i)
     x0 = wT @ xm  # (n, j, 4)
     d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 4)
     P0 = (wT @ Pm.reshape(n, M, 16)).reshape(n, M, 4, 4) + _weighted_outer(w, d)
-    F, Q = cv_matrices(dt, q)
-    x1 = x0 @ F.T
-    P1 = F @ P0 @ F.T + Q[None]
+    x1, P1 = _cv_predict(x0, P0, dt, np.asarray(q, dtype=float)[None, :])
     return x1, P1, c / c.sum(axis=1, keepdims=True)
 
 
-def predict_combined(x: FloatArray, P: FloatArray, dt: float, q: float) -> tuple[FloatArray, FloatArray]:
-    """CV prediction of single Gaussians (n, 4) over dt with one q (for reports between scans)."""
-    if dt <= 0.0:
-        return x, P
-    F, Q = cv_matrices(dt, np.array([q]))
-    return x @ F.T, F @ P @ F.T + Q[0]
+def predict_combined(
+    x: FloatArray, P: FloatArray, mu: FloatArray, dt: FloatArray, q: FloatArray, sojourn_s: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Moment-matched IMM prediction (x, P, mu) of combined Gaussians over dt (n,) >= 0.
+
+    Exactly ``combine(*imm_predict(...))`` (module docstring): F xbar,
+    F Pbar F^T + sum_j c_j Q_j, and c = mu Pi(dt).
+    """
+    c = np.einsum("ni,nij->nj", mu, transition_matrices(dt, sojourn_s))
+    c /= c.sum(axis=1, keepdims=True)
+    return (*_cv_predict(x, P, dt, c @ np.asarray(q, dtype=float)), c)

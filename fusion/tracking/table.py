@@ -4,6 +4,10 @@ No per-track Python objects: stages read and write whole columns. ``ids`` are th
 serial numbers behind ``T-{sector}-{n:06d}``; ``sensors`` is a bit mask over the
 site's sensor list; ``reported`` is the status last reported (``STATUS_CODES``),
 so that ``advance`` can report only changes.
+
+Each row keeps its own time ``t``: the time its state (``xm``, ``Pm``, ``mu``, ``r``)
+refers to. A scan predicts only the tracks it can touch, so a track far from this
+step's detections keeps the state of its last touch (motion.py, docs/tracker.md).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class TrackTable:
     reported: NDArray[np.int8]  # (n,) last reported status code
     dup_of: NDArray[np.int64]  # (n,) serial of the older track this one shadows (0: none)
     dup_n: NDArray[np.int64]  # (n,) consecutive steps it has done so
+    t: FloatArray  # (n,) time of the state (xm, Pm, mu, r)
 
     @staticmethod
     def empty(modes: int) -> "TrackTable":
@@ -51,7 +56,7 @@ class TrackTable:
             mu=np.zeros((0, modes)), r=np.zeros(0), label=np.zeros((0, 4)), count=np.zeros(0, np.int64),
             sensors=np.zeros(0, np.int64), born=np.zeros(0), last_update=np.zeros(0),
             confirmed=np.zeros(0, bool), reported=np.zeros(0, np.int8),
-            dup_of=np.zeros(0, np.int64), dup_n=np.zeros(0, np.int64),
+            dup_of=np.zeros(0, np.int64), dup_n=np.zeros(0, np.int64), t=np.zeros(0),
         )
 
     @property
@@ -60,6 +65,11 @@ class TrackTable:
 
     def select(self, idx: NDArray) -> "TrackTable":
         return TrackTable(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def put(self, idx: NDArray, other: "TrackTable") -> None:
+        """Write the rows of ``other`` into rows ``idx`` (in place)."""
+        for f in fields(self):
+            getattr(self, f.name)[idx] = getattr(other, f.name)
 
     def concat(self, other: "TrackTable") -> "TrackTable":
         return TrackTable(
@@ -74,6 +84,7 @@ class TrackTable:
 
     @staticmethod
     def from_dict(d: dict, modes: int) -> "TrackTable":
+        """Inverse of ``to_dict``."""
         t = TrackTable.empty(modes)
         out = {}
         for f in fields(t):

@@ -3,11 +3,24 @@
 One step (one sensor scan, or the detections of a K-9 report sharing one
 observation time):
 
-    predict (IMM, motion.py) -> gate (KD-tree + chi-squared, gating.py)
+    reach (bounding box + KD-tree pairs on an upper bound of each pre-gate radius)
+    -> predict those tracks (IMM, motion.py) -> gate (KD-tree + chi-squared, gating.py)
     -> associate (GNN per cluster or JPDA, association.py)
     -> update (batched EKF per pair x mode, update.py) -> existence, class, sensors
-    -> radar misses -> start tracks from unused detections -> merge duplicates
-    -> delete stale tracks (management.py)
+    -> radar misses -> merge duplicates near the detected tracks
+    -> start tracks from unused detections -> delete stale tracks (management.py)
+
+Lazy prediction: each track keeps its own time (``TrackTable.t``). A step predicts
+to its time, and writes back, only the tracks it touches: those with a detection
+inside their chi-squared gate, those in a radar's coverage (a miss is information),
+and the survivor of a duplicate merge (the duplicate test itself compares tracks
+predicted to the step's time in temporaries). Everything else stays as it was, so a step costs what the detections'
+neighbourhood holds plus a few vector operations per track. Reports, routing
+positions, existence and deletion evaluate a track at any later time from its own
+(``predict_combined``, ``management.existence_at``). Each track is therefore
+predicted over the interval between the scans that touch it, with one IMM mixing
+per interval and Pi(dt) of the whole interval (docs/tracker.md: why this, and not
+mixing at every scan of any sensor of the sector, is the discrete-time IMM).
 
 Out-of-sequence measurements (a K-9 ``observed_time`` minutes ago, or a scan that
 arrives after a later one) are fused by a bounded-lag re-run: the tracker keeps
@@ -32,16 +45,21 @@ from scipy.stats import chi2
 from fusion.site import Site
 from fusion.tracking import association, classify, management
 from fusion.tracking.config import TrackerConfig
-from fusion.tracking.gating import candidate_pairs, chi2_gate, gate_threshold
+from fusion.tracking.gating import Gated, candidate_pairs, chi2_gate, gate_threshold, pregate_radius, rows_near
 from fusion.tracking.history import pack_scans, split_by_det_time, unpack_scans
 from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
-from fusion.tracking.motion import combine, imm_predict, predict_combined
+from fusion.tracking.motion import (combine, combined_mean, imm_predict, position_variance_bound,
+                                    predict_combined)
 from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
 from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 _DELETED = STATUS_CODES[TrackStatus.DELETED]
+#: Up to this many tracks a step gates every track instead of running the reach test:
+#: cheaper there, and the same result.
+_ALL_CANDIDATES = 64
 _UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
 
@@ -133,17 +151,17 @@ class SectorTracker:
         if self.t is None or self.tab.n == 0:
             return []
         cfg = self.config
-        gone = management.stale(self.tab, max(now, self.t), cfg, self._k9_mask)
-        codes = management.status_codes(self.tab, max(now, self.t), cfg)
+        now = max(now, self.t)
+        gone = management.stale(self.tab, now, cfg, self._k9_mask)
+        codes = management.status_codes(self.tab, now, cfg)
         changed = (codes != self.tab.reported) & ~gone
-        dt = max(0.0, now - self.t)
-        out = self._reports(self.tab.select(np.flatnonzero(changed)), codes[changed], max(now, self.t), dt)
+        out = self._reports(self.tab.select(np.flatnonzero(changed)), codes[changed], now)
         self.tab.reported[changed] = codes[changed]
         if gone.any():
             dead = self.tab.select(np.flatnonzero(gone))
             ev = _Event(self.t, self._next_serial(), None, tuple(int(i) for i in dead.ids))
             self._record_and_apply(ev)
-            out += self._reports(dead, np.full(dead.n, _DELETED, np.int8), max(now, self.t), dt)
+            out += self._reports(dead, np.full(dead.n, _DELETED, np.int8), now)
         return out
 
     def reports(self) -> list[TrackReport]:
@@ -156,20 +174,21 @@ class SectorTracker:
     def positions(self, time: float) -> tuple[NDArray[np.int64], FloatArray]:
         """Serials and east/north positions (m) at ``time`` of the confirmed and coasting tracks.
 
-        Linear extrapolation of the combined state: what sector routing needs, as arrays,
-        without building a report per track.
+        Each track's combined mean extrapolated from its own time (exactly the mean of
+        the IMM prediction): what sector routing needs, as arrays, without building a
+        report per track.
         """
         if self.t is None or self.tab.n == 0:
             return np.zeros(0, np.int64), np.zeros((0, 2))
         rows = np.flatnonzero(self.tab.confirmed)
-        x = np.einsum("nm,nmi->ni", self.tab.mu[rows], self.tab.xm[rows])
-        return self.tab.ids[rows], x[:, :2] + x[:, 2:4] * (time - self.t)
+        x = combined_mean(self.tab.xm[rows], self.tab.mu[rows])
+        return self.tab.ids[rows], x[:, :2] + x[:, 2:4] * (time - self.tab.t[rows])[:, None]
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
         """Complete state, JSON-serialisable: table, clock, ID counter, OOSM history."""
         return {
-            "version": 2,
+            "version": 3,
             "sector": self.sector,
             "t": self.t,
             "next_id": self._next_id,
@@ -195,8 +214,8 @@ class SectorTracker:
 
     @classmethod
     def restore(cls, sector: str, site: Site, config: TrackerConfig, snap: dict) -> "SectorTracker":
-        if snap.get("version") != 2:
-            raise ValueError(f"tracker snapshot version {snap.get('version')!r}, this tracker reads version 2")
+        if snap.get("version") != 3:
+            raise ValueError(f"tracker snapshot version {snap.get('version')!r}, this tracker reads version 3")
         t = cls(sector, site, config)
         M = t._modes
         t.t = snap["t"]
@@ -333,19 +352,14 @@ class SectorTracker:
 
     def _process(self, s: Scan) -> TrackTable:
         cfg = self.config
-        tab = self.tab
-        if self.t is not None and s.time > self.t:
-            dt = s.time - self.t
-            tab.xm, tab.Pm, tab.mu = imm_predict(tab.xm, tab.Pm, tab.mu, dt, self._q, self._tau)
-            tab.r = tab.r * math.exp(-dt / cfg.survival_tau_s)
         self.t = s.time if self.t is None else max(self.t, s.time)
+        model = self._model(s)
+        rows, g, covered, pos = self._reach(s, model)
+        # the touched tracks, predicted to s.time: a copy written back below, or the table itself
+        tab = self.tab if rows.size == self.tab.n else self.tab.select(rows)
         n, m = tab.n, s.size
         pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
         lam = self._clutter_density(s)
-        model = self._model(s)
-        x, P = combine(tab.xm, tab.Pm, tab.mu)
-        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
-        g = chi2_gate(x, P, model, ti, dj, self._gamma)
         logw = np.log(np.maximum(tab.r[g.ti], 1e-300)) + math.log(pd) + g.loglik \
             - np.log(lam * model.density_scale[g.dj])
         logw0 = np.log(np.maximum(1.0 - pd * tab.r, 1e-300))
@@ -382,13 +396,8 @@ class SectorTracker:
             used = np.bincount(g.dj, weights=p, minlength=m)
             pi, pj, pw = g.ti, g.dj, beta
         # radar scans say something about every covered track they did not detect
-        spec = self.site.sensor_by_id.get(s.sensor_id)
-        if s.sensor_type == SensorType.RADAR and spec is not None and n:
-            covered = np.ones(n, bool)
-            if spec.max_range_m is not None:
-                covered = np.hypot(*(x[:, :2] - s.sensor_enu[:2]).T) <= spec.max_range_m
-            miss = covered & ~touched
-            tab.r[miss] = r_miss[miss]
+        miss = covered & ~touched
+        tab.r[miss] = r_miss[miss]
         tab.r = np.minimum(tab.r, cfg.max_existence)
         # what the detections say: time, sensor, class label, head count
         tab.last_update[detected] = s.time
@@ -406,30 +415,103 @@ class SectorTracker:
                 strong = pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
+        if tab is not self.tab:
+            self.tab.put(rows, tab)
+        pos[rows] = combined_mean(tab.xm, tab.mu)[:, :2]
         self._learn_clutter(s, int(np.sum(used < 0.5)))
-        ended = self._merge_duplicates(detected)
+        ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
 
-    def _merge_duplicates(self, detected: NDArray[np.bool_]) -> TrackTable:
+    def _reach(self, s: Scan, model: MeasurementModel) -> tuple[IntArray, Gated, NDArray[np.bool_], FloatArray]:
+        """The rows this scan touches, predicted to its time in the table, their gated pairs and radar coverage.
+
+        Touched: a detection inside the track's chi-squared gate, or (radar) the track
+        inside its coverage. Candidates come from the exact predicted means (mixing keeps
+        the mixture mean, F is common) and an upper bound on each pre-gate radius
+        (``position_variance_bound``), so no track that could gate is missed; candidates
+        that do not gate are predicted only into temporaries and left as they were (in a
+        sector of at most ``_ALL_CANDIDATES`` tracks every track is a candidate: cheaper
+        than the test, and the same result).
+        Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, the
+        covered mask over ``rows``, and every track's predicted mean position (n, 2).
+        """
         tab = self.tab
-        x, P = combine(tab.xm, tab.Pm, tab.mu)
-        keep, drop = management.duplicates(x, P, tab.ids, self.config, self._merge_threshold)
-        both = detected[keep] & detected[drop]
+        T = float(s.time)
+        dt = np.maximum(T - tab.t, 0.0)
+        xc = combined_mean(tab.xm, tab.mu)
+        pos = xc[:, :2] + xc[:, 2:] * dt[:, None]
+        covered = np.zeros(tab.n, bool)
+        spec = self.site.sensor_by_id.get(s.sensor_id)
+        if s.sensor_type == SensorType.RADAR and spec is not None:
+            covered[:] = True
+            if spec.max_range_m is not None:
+                covered = np.hypot(*(pos - s.sensor_enu[:2]).T) <= spec.max_range_m
+        cand = np.flatnonzero(covered)
+        if s.size and cand.size < tab.n <= _ALL_CANDIDATES:
+            cand = np.arange(tab.n)
+        elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
+            rest = np.flatnonzero(~covered) if cand.size else slice(None)
+            bound = position_variance_bound(tab.xm[rest], tab.Pm[rest], tab.mu[rest], dt[rest], float(self._q.max()))
+            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
+            cand = np.union1d(np.arange(tab.n)[rest][near], cand)
+        xm, Pm, mu, r = self._predicted(cand, T)
+        x, P = combine(xm, Pm, mu)
+        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
+        g = chi2_gate(x, P, model, ti, dj, self._gamma)
+        keep = covered[cand]
+        keep[g.ti] = True
+        rows = cand[keep]
+        tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm[keep], Pm[keep], mu[keep], r[keep]
+        tab.t[rows] = T
+        local = np.cumsum(keep) - 1
+        return rows, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
+
+    def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
+        tab = self.tab
+        xm, Pm, mu, r = tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows]
+        dt = T - tab.t[rows]
+        go = dt > 0.0
+        if go.any():
+            xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau)
+            r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
+        return xm, Pm, mu, r
+
+    def _merge_duplicates(self, detected: IntArray, T: float, pos: FloatArray) -> TrackTable:
+        """Duplicate test (management.py) between the tracks this step detected and the tracks
+        within ``merge_distance_m`` of them (``pos``: mean positions at T), predicted to T in
+        temporaries; a merge writes the surviving track's prediction back (it is touched)."""
+        tab = self.tab
+        pairs = management.near_pairs(pos, self.config.merge_distance_m, detected)
+        box, local = np.unique(pairs, return_inverse=True)
+        xm, Pm, mu, r = self._predicted(box, T)
+        x, P = combine(xm, Pm, mu)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
+        is_det = np.zeros(tab.n, bool)
+        is_det[detected] = True
+        keep, drop = box[k_box], box[d_box]
+        both = is_det[keep] & is_det[drop]
         same = tab.dup_of[drop] == tab.ids[keep]
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
-        tab.dup_of[:] = 0
-        tab.dup_n[:] = 0
+        # the pairs this step looked at start again unless they passed (counted above)
+        shadow = np.flatnonzero(tab.dup_of)
+        if shadow.size:
+            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected])]
+            tab.dup_of[seen] = 0
+            tab.dup_n[seen] = 0
         tab.dup_of[drop] = tab.ids[keep]
         tab.dup_n[drop] = n_new
         ripe = n_new >= self.config.merge_steps
-        keep, drop = keep[ripe], drop[ripe]
+        keep, drop, k_box, d_box = keep[ripe], drop[ripe], k_box[ripe], d_box[ripe]
         if drop.size == 0:
             return TrackTable.empty(self._modes)
+        tab.xm[keep], tab.Pm[keep], tab.mu[keep], tab.r[keep] = xm[k_box], Pm[k_box], mu[k_box], r[k_box]
+        tab.t[keep] = T
         self.counters["merged"] += int(drop.size)
         tab.sensors[keep] |= tab.sensors[drop]
         tab.count[keep] = np.maximum(tab.count[keep], tab.count[drop])
-        tab.r[keep] = np.maximum(tab.r[keep], tab.r[drop])
+        tab.r[keep] = np.maximum(r[k_box], r[d_box])
         tab.confirmed[keep] |= tab.confirmed[drop]
         tab.last_update[keep] = np.maximum(tab.last_update[keep], tab.last_update[drop])
         mask = np.zeros(tab.n, bool)
@@ -494,6 +576,7 @@ class SectorTracker:
             reported=np.zeros(k, np.int8),
             dup_of=np.zeros(k, np.int64),
             dup_n=np.zeros(k, np.int64),
+            t=np.full(k, float(s.time)),
         )
         self.tab = self.tab.concat(born)
 
@@ -512,20 +595,23 @@ class SectorTracker:
     def track_id(self, serial: int) -> str:
         return f"T-{self.sector}-{serial:06d}"
 
-    def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float, dt: float = 0.0) -> list[TrackReport]:
-        """TrackReports for table rows. Arrays are fresh per call, so rows are handed out as views."""
+    def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float) -> list[TrackReport]:
+        """TrackReports for table rows as of ``now``, each predicted from its own time
+        (moment-matched IMM prediction). Arrays are fresh per call, so rows are handed out as views."""
         if tab.n == 0:
             return []
         x, P = combine(tab.xm, tab.Pm, tab.mu)
-        if dt > 0.0:
-            x, P = predict_combined(x, P, dt, float(np.mean(self._q)))
-        cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         mu = tab.mu.copy()
+        dt = now - tab.t
+        go = dt > 0.0
+        if go.any():
+            x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
+        cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         status = [CODE_STATUS[c] for c in codes.tolist()]
         sensors = [self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
         ids = [self.track_id(i) for i in tab.ids.tolist()]
         updated = (tab.last_update == now).tolist()
-        r = tab.r.tolist()
+        r = management.existence_at(tab, now, self.config).tolist()
         count = tab.count.tolist()
         t = float(now)
         sector = self.sector
