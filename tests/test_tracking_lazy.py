@@ -174,8 +174,8 @@ def test_snapshot_keeps_each_tracks_time_and_refuses_an_older_version() -> None:
     np.testing.assert_array_equal(back.tab.t, trk.tab.t)
     assert len(set(trk.tab.t.tolist())) == 2
     # an older format (rows without their own time, history as lists) is refused by name, not misread
-    snap["version"] = 2
-    with pytest.raises(ValueError, match="version 2"):
+    snap["version"] = 3
+    with pytest.raises(ValueError, match="version 3"):
         SectorTracker.restore("main", site, TrackerConfig(), snap)
 
 

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import replace
 
 import numpy as np
 
+from fusion.packing import pack, unpack
 from fusion.types import Scan, SensorType
 
 _OPTIONAL = ("polar", "polar_sigma", "radial_speed_mps", "snr_db", "narcotics", "heading_rad")
-
-
-def _pack(a: np.ndarray, dtype: str) -> dict:
-    """A little-endian array as JSON: dtype, shape and the raw bytes in base64."""
-    a = np.ascontiguousarray(a, dtype=dtype)
-    return {"dtype": dtype, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def _unpack(d: dict) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(d["b64"]), dtype=d["dtype"]).reshape(d["shape"]).copy()
 
 
 _DTYPES = {"sensor_enu": "<f8", "z": "<f8", "R": "<f8", "det_time": "<f8", "class_probs": "<f8", "count": "<i8",
@@ -42,14 +32,14 @@ def pack_scans(scans: list[Scan]) -> dict:
     col = {id_: k for k, id_ in enumerate(ids)}
     out: dict = {
         "n": len(scans),
-        "sizes": _pack(sizes, "<i8"),
-        "time": _pack(np.array([s.time for s in scans]), "<f8"),
-        "seq": _pack(np.array([s.seq for s in scans], dtype=np.int64), "<i8"),
-        "recv_time": _pack(np.array([np.nan if s.recv_time is None else s.recv_time for s in scans]), "<f8"),
+        "sizes": pack(sizes, "<i8"),
+        "time": pack(np.array([s.time for s in scans]), "<f8"),
+        "seq": pack(np.array([s.seq for s in scans], dtype=np.int64), "<i8"),
+        "recv_time": pack(np.array([np.nan if s.recv_time is None else s.recv_time for s in scans]), "<f8"),
         "sensor_ids": ids,
-        "sensor": _pack(np.array([col[s.sensor_id] for s in scans], dtype=np.int64), "<i8"),
+        "sensor": pack(np.array([col[s.sensor_id] for s in scans], dtype=np.int64), "<i8"),
         "sensor_type": [str(s.sensor_type) for s in scans],
-        "sensor_enu": _pack(np.array([s.sensor_enu for s in scans]).reshape(len(scans), 3), "<f8"),
+        "sensor_enu": pack(np.array([s.sensor_enu for s in scans]).reshape(len(scans), 3), "<f8"),
         "notes": {str(k): list(s.notes) for k, s in enumerate(scans) if s.notes},
     }
     for name, shape in _ROW_SHAPES.items():
@@ -59,24 +49,24 @@ def pack_scans(scans: list[Scan]) -> dict:
             has.append(v is not None)
             if v is not None:
                 parts.append(np.asarray(v).reshape(s.size, *shape))
-        out[name] = _pack(np.concatenate(parts) if parts else np.zeros((0, *shape)), _DTYPES[name])
+        out[name] = pack(np.concatenate(parts) if parts else np.zeros((0, *shape)), _DTYPES[name])
         if name in _OPTIONAL:
-            out["has_" + name] = _pack(np.array(has, dtype=bool), "|b1")
+            out["has_" + name] = pack(np.array(has, dtype=bool), "|b1")
     return out
 
 
 def unpack_scans(d: dict) -> list[Scan]:
     """The scans ``pack_scans`` packed, equal field by field."""
     n = int(d["n"])
-    sizes = _unpack(d["sizes"])
-    has = {name: _unpack(d["has_" + name]) for name in _OPTIONAL}
+    sizes = unpack(d["sizes"])
+    has = {name: unpack(d["has_" + name]) for name in _OPTIONAL}
     cols: dict[str, list] = {}
     for name in _ROW_SHAPES:
         present = has[name] if name in has else np.ones(n, dtype=bool)
-        parts = iter(np.split(_unpack(d[name]), np.cumsum(sizes[present])[:-1])) if present.any() else iter(())
+        parts = iter(np.split(unpack(d[name]), np.cumsum(sizes[present])[:-1])) if present.any() else iter(())
         cols[name] = [next(parts) if p else None for p in present]
-    time, seq, recv = _unpack(d["time"]), _unpack(d["seq"]), _unpack(d["recv_time"])
-    sensor, enu = _unpack(d["sensor"]), _unpack(d["sensor_enu"])
+    time, seq, recv = unpack(d["time"]), unpack(d["seq"]), unpack(d["recv_time"])
+    sensor, enu = unpack(d["sensor"]), unpack(d["sensor_enu"])
     out = []
     for k in range(n):
         opt = {name: cols[name][k] for name in _OPTIONAL}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
+from fusion.packing import pack, unpack
+
 from fusion.types import TrackStatus
 
 FloatArray = NDArray[np.float64]
@@ -80,7 +82,8 @@ class TrackTable:
         return TrackTable(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+        """Every column packed (``fusion.packing``): exact, and cheap for the snapshot's checkpoints."""
+        return {f.name: pack(getattr(self, f.name)) for f in fields(self)}
 
     @staticmethod
     def from_dict(d: dict, modes: int) -> "TrackTable":
@@ -89,6 +92,5 @@ class TrackTable:
         out = {}
         for f in fields(t):
             ref = getattr(t, f.name)
-            arr = np.asarray(d[f.name], dtype=ref.dtype)
-            out[f.name] = arr.reshape((-1,) + ref.shape[1:])
+            out[f.name] = unpack(d[f.name]).astype(ref.dtype, copy=False).reshape((-1,) + ref.shape[1:])
         return TrackTable(**out)

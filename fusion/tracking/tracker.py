@@ -188,7 +188,7 @@ class SectorTracker:
     def snapshot(self) -> dict:
         """Complete state, JSON-serialisable: table, clock, ID counter, OOSM history."""
         return {
-            "version": 3,
+            "version": 4,
             "sector": self.sector,
             "t": self.t,
             "next_id": self._next_id,
@@ -214,8 +214,8 @@ class SectorTracker:
 
     @classmethod
     def restore(cls, sector: str, site: Site, config: TrackerConfig, snap: dict) -> "SectorTracker":
-        if snap.get("version") != 3:
-            raise ValueError(f"tracker snapshot version {snap.get('version')!r}, this tracker reads version 3")
+        if snap.get("version") != 4:
+            raise ValueError(f"tracker snapshot version {snap.get('version')!r}, this tracker reads version 4")
         t = cls(sector, site, config)
         M = t._modes
         t.t = snap["t"]
