@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 DURABLE_KINDS = frozenset({"alert", "alert_state", "dispatch"})
 JOURNAL_FILE = "journal.sqlite"
+#: A snapshot child may run at most 1/SNAPSHOT_DUTY of the time (see ``Service._snapshot_loop``).
+SNAPSHOT_DUTY = 5.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Service:
         self.recovered_from: int = 0  # journal rows replayed at start
         self.last_message_wall: float | None = None
         self.last_snapshot_wall: float | None = None
+        self.snapshot_period_s = config.snapshot_interval_s  # stretched when snapshots are expensive
         self.last_inbound_id = 0
         # publishers' queues
         self._durable: dict[str, deque[OutboundRecord]] = {}  # per topic, in journal order
@@ -372,11 +375,20 @@ class Service:
             self.journal.mark_acked(ids)
 
     async def _snapshot_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.snapshot_interval_s)
-            await self.snapshot_in_child()
+        """Snapshot every ``snapshot_interval_s``, or less often when a snapshot is expensive.
 
-    async def snapshot_in_child(self) -> None:
+        The child encodes the state on another core, and at high rates (the out-of-sequence
+        history grows with the detection rate) it takes long enough to compete with the
+        service and the broker for CPU: the next one starts only ``SNAPSHOT_DUTY`` times
+        its duration later, so snapshots cost at most a fifth of a core. The price is a
+        longer journal replay after a crash (the replay runs at the pipeline's speed).
+        """
+        while True:
+            await asyncio.sleep(self.snapshot_period_s)
+            took = await self.snapshot_in_child()
+            self.snapshot_period_s = max(self.config.snapshot_interval_s, SNAPSHOT_DUTY * took)
+
+    async def snapshot_in_child(self) -> float:
         """Write the snapshot from a forked child, as Redis's BGSAVE does; then prune.
 
         Encoding the state (the tracker's out-of-sequence history holds every scan of
@@ -387,7 +399,7 @@ class Service:
         service goes on meanwhile and prunes the journal only once the file is written.
         """
         if self.state_dir is None:
-            return
+            return 0.0
         self.flush_acks()
         upto = self.last_inbound_id
         pid = os.fork()
@@ -404,13 +416,15 @@ class Service:
             if done:
                 break
             await asyncio.sleep(0.01)
+        took = time.time() - started
         if os.waitstatus_to_exitcode(status) != 0:
             log.error("snapshot child failed", extra={"exit_status": status})
-            return
+            return took
         if not self.config.keep_journal:
             self.journal.prune_inbound(upto)
         self.journal.prune_acked()
         self.last_snapshot_wall = started
+        return took
 
     async def _gauges_loop(self) -> None:
         while True:
@@ -439,7 +453,7 @@ class Service:
         now = time.time()
         snap_age = None if self.last_snapshot_wall is None else now - self.last_snapshot_wall
         connected = self.session.connected.is_set()
-        snap_ok = self.state_dir is None or (snap_age is not None and snap_age < 5 * self.config.snapshot_interval_s + 5)
+        snap_ok = self.state_dir is None or (snap_age is not None and snap_age < 5 * self.snapshot_period_s + 5)
         doc = {
             "status": "ok" if connected and snap_ok else "degraded",
             "mqtt_connected": connected,
