@@ -210,7 +210,7 @@ class Pipeline:
         track_time = now - self.config.reorder_latency_s
         for sector in self.sectors:
             reports = self.trackers[sector].advance(track_time)
-            out += self._after_tracker(sector, track_time, reports, full_alerting=True)
+            out += self._after_tracker(sector, track_time, reports, sweep=True)
         out += self._alerts(self.health.tick(now), now)
         return out
 
@@ -274,12 +274,12 @@ class Pipeline:
         idx[claimed] = sector_of_track[cand][nearest[claimed]]
         return idx
 
-    def _after_tracker(self, sector: str, now: float, reports: list[TrackReport], full_alerting: bool = False) -> list[Outbound]:
+    def _after_tracker(self, sector: str, now: float, reports: list[TrackReport], sweep: bool = False) -> list[Outbound]:
         """Keep the live-track view, publish what changed (one batched conversion), run alerting.
 
         After a tracker step alerting looks only at the groups of the reported tracks;
-        housekeeping (every ``housekeeping_period_s``) runs it over every track, for what
-        time alone changes (see ``AlertEngine``).
+        housekeeping (every ``housekeeping_period_s``) sweeps, adding what time alone
+        changed (see ``AlertEngine``).
         """
         publish: list[TrackReport] = []
         for r in reports:
@@ -299,7 +299,7 @@ class Pipeline:
             Outbound(self.topics.tracks(r.sector), canonical_json(body), self.config.track_qos, False, "track")
             for r, body in zip(publish, wire_out.track_payloads(publish, self.site))
         ]
-        out += self._alerts(self.alerting[sector].on_tracks(now, reports, full=full_alerting), now)
+        out += self._alerts(self.alerting[sector].on_tracks(now, reports, sweep=sweep), now)
         return out
 
     def _route_ack(self, ack: AlertAck) -> list[AlertReport]:

@@ -1,4 +1,4 @@
-"""Incremental alerting: partial calls see only the reported tracks' groups, full calls see all."""
+"""Incremental alerting: a call sees the reported tracks' groups; a sweep adds what time alone changed."""
 
 from __future__ import annotations
 
@@ -21,40 +21,40 @@ def crowd(t: float, n: int = 200) -> list:
 
 def test_partial_call_decides_a_crossing_from_its_own_update_among_many_tracks() -> None:
     eng = AlertEngine(SITE, "main")
-    eng.on_tracks(T0, crowd(T0), full=True)
+    eng.on_tracks(T0, crowd(T0), sweep=True)
     opened = None
     for k in range(200):
         t = T0 + k * SCAN_S
-        out = eng.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], full=False)
+        out = eng.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], sweep=False)
         if any(a.state == "new" and a.kind == "predicted_crossing" for a in out):
             opened = k
             break
     assert opened is not None, "a walker heading for the line raised no predicted crossing in partial calls"
-    # the same walk with full calls opens on the same update: partial calls lose no time
+    # the same walk with sweeps opens on the same update: partial calls lose no time
     ref = AlertEngine(SITE, "main")
-    ref.on_tracks(T0, crowd(T0), full=True)
+    ref.on_tracks(T0, crowd(T0), sweep=True)
     for k in range(opened + 1):
         t = T0 + k * SCAN_S
-        out = ref.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], full=True)
+        out = ref.on_tracks(t, [report("T-main-000001", t, 500.0, 700.0 - 1.5 * k * SCAN_S, 0.0, -1.5)], sweep=True)
     assert any(a.state == "new" and a.kind == "predicted_crossing" for a in out)
 
 
-def test_partial_calls_leave_other_alerts_alone_and_a_full_call_ends_them() -> None:
+def test_partial_calls_leave_other_alerts_alone_and_a_sweep_ends_them() -> None:
     eng = AlertEngine(SITE, "main")
     t = T0
     for k in range(110):  # walker A approaches the line: predicted crossing opens
         t = T0 + k * SCAN_S
-        eng.on_tracks(t, [report("T-main-000001", t, -3000.0, 500.0 - 3.0 * k, 0.0, -1.5)], full=False)
+        eng.on_tracks(t, [report("T-main-000001", t, -3000.0, 500.0 - 3.0 * k, 0.0, -1.5)], sweep=False)
     alert = next(a for a in eng.alerts.values() if a.kind == "predicted_crossing")
     # A stops reporting; only B, far away, is updated in partial calls for a long time
     ended_early = []
     for k in range(1, 100):  # longer than the close hold and the stale-track limit
         t2 = t + k * SCAN_S
-        ended_early += [a for a in eng.on_tracks(t2, [report("T-main-000002", t2, 6000.0, 3000.0, 1.0, 0.0)], full=False)
+        ended_early += [a for a in eng.on_tracks(t2, [report("T-main-000002", t2, 6000.0, 3000.0, 1.0, 0.0)], sweep=False)
                         if a.alert_id == alert.id and a.state == "end"]
     assert ended_early == [] and alert.id in eng.alerts
-    # a full call (the pipeline's housekeeping) applies what time changed: A is stale, its alert ends
-    out = eng.on_tracks(t2 + 1, [], full=True)
+    # a sweep (the pipeline's housekeeping) applies what time changed: A is stale, its alert ends
+    out = eng.on_tracks(t2 + 1, [], sweep=True)
     assert [a.state for a in out if a.alert_id == alert.id] == ["end"]
 
 
@@ -65,7 +65,7 @@ def test_a_group_split_across_partial_reports_stays_one_alert() -> None:
     for k in range(150):
         t = T0 + k * SCAN_S
         tid, de = ("T-main-000001", 0.0) if k % 2 == 0 else ("T-main-000002", 20.0)
-        events += eng.on_tracks(t, [report(tid, t, 1000.0 + de, 500.0 - 3.0 * k, 0.0, -1.5)], full=False)
+        events += eng.on_tracks(t, [report(tid, t, 1000.0 + de, 500.0 - 3.0 * k, 0.0, -1.5)], sweep=False)
     new = [a for a in events if a.state == "new" and a.kind in ("predicted_crossing", "crossing")]
     assert len(new) == 1
     assert set(new[0].track_ids) == {"T-main-000001", "T-main-000002"}

@@ -59,6 +59,7 @@ class AlertConfig:
     update_eta_frac: float = 0.2  # ... or eta changed by this fraction (and at least update_eta_min_s)
     update_eta_min_s: float = 15.0
     stale_track_s: float = 120.0  # a track not reported this long is dropped as if deleted
+    sweep_after_s: float = 5.0  # a sweep re-evaluates tracks not reported this long (time moved them; a radar reports every 2 s)
     low_confidence: float = 0.6  # existence below this lowers severity by one step
 
     def to_dict(self) -> dict[str, object]:
