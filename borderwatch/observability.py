@@ -40,7 +40,7 @@ class _PipelineCounters(Collector):
     def collect(self) -> Iterable[Metric]:
         counters = dict(self._read())
         dead = CounterMetricFamily("borderwatch_deadletters", "Inbound messages dead-lettered, by reason code", labels=["reason"])
-        events = CounterMetricFamily("borderwatch_pipeline_events", "Pipeline counters (inputs by kind, duplicates, late scans, alert and dispatch events)", labels=["name"])
+        events = CounterMetricFamily("borderwatch_pipeline_events", "Pipeline counters (inputs by kind, duplicates, late scans, alert and dispatch events, tracker.*: out-of-sequence re-runs and drops, history window shrunk)", labels=["name"])
         for name, value in sorted(counters.items()):
             if name.startswith("deadletter."):
                 dead.add_metric([name.split(".", 1)[1]], value)

@@ -176,6 +176,15 @@ class Pipeline:
         alerts = [a for eng in self.alerting.values() for a in eng.open_alerts()]
         return alerts + self.health.open_alerts()
 
+    def all_counters(self) -> Counter[str]:
+        """The pipeline's counters plus the trackers' (summed over sectors, ``tracker.``-prefixed):
+        out-of-sequence re-runs and drops, a history window shrunk under a flood, merges."""
+        out = Counter(self.counters)
+        for trk in self.trackers.values():
+            for name, value in trk.counters.items():
+                out[f"tracker.{name}"] += value
+        return out
+
     def live_tracks(self) -> list[TrackReport]:
         return list(self._tracks.values())
 

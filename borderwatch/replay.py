@@ -32,7 +32,7 @@ OUTPUT_FILES = {"track": "tracks.jsonl", "alert": "alerts.jsonl", "dispatch": "d
 class ReplaySummary:
     messages_in: int
     published: dict[str, int]  # by kind
-    counters: dict[str, int]  # the pipeline's own
+    counters: dict[str, int]  # the pipeline's own and its trackers' (``tracker.``-prefixed)
     wall_s: float
     out_dir: Path
 
@@ -80,7 +80,7 @@ def replay_messages(
     finally:
         for fh in files.values():
             fh.close()
-    return ReplaySummary(n, dict(published), dict(pipeline.counters), time.monotonic() - started, out_dir)
+    return ReplaySummary(n, dict(published), dict(pipeline.all_counters()), time.monotonic() - started, out_dir)
 
 
 def print_summary(s: ReplaySummary, stream: IO[str] = sys.stdout) -> None:

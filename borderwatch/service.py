@@ -117,7 +117,7 @@ class Service:
         self.state_dir = state_dir
         self.journal = Journal(state_dir / JOURNAL_FILE if state_dir else ":memory:", durable_fsync=config.durable_fsync)
         self.pipeline = Pipeline(site, config.pipeline)
-        self.metrics = ServiceMetrics(lambda: self.pipeline.counters)
+        self.metrics = ServiceMetrics(lambda: self.pipeline.all_counters())
         self.session = MqttSession(
             broker_url,
             config.client_id,

@@ -36,7 +36,8 @@ def test_a_vehicle_driving_across_the_sector_line_keeps_one_track(tmp_path: Path
     path.write_text(SCENARIO)
     scenario = load_scenario(path)
     site = load_site(scenario.site_path)
-    replay_messages(simulate(scenario, site).messages, site, tmp_path / "out")
+    summary = replay_messages(simulate(scenario, site).messages, site, tmp_path / "out")
+    assert summary.counters["tracker.steps"] > 100 and summary.counters["tracker.window_shrunk"] == 0
     tracks = [json.loads(line)["payload"] for line in open(tmp_path / "out" / "tracks.jsonl")]
     confirmed = [t for t in tracks if t["status"] == "confirmed"]
     ids = {t["track_id"] for t in confirmed}

@@ -212,3 +212,27 @@ def test_reach_test_finds_every_track_that_gates(monkeypatch: pytest.MonkeyPatch
     for name in ("ids", "xm", "Pm", "mu", "r", "t", "last_update", "dup_of", "dup_n"):
         np.testing.assert_array_equal(getattr(lazy, name), getattr(every, name), err_msg=name)
     assert np.sum(lazy.t < T0 + 8.0) > 0  # some tracks were not touched at all
+
+
+def test_history_is_bounded_under_a_flood_and_older_data_is_counted_not_fused() -> None:
+    """``oosm_max_detections``: the out-of-sequence history sheds its oldest checkpoint
+    intervals instead of growing with the rate; a measurement older than what is kept is
+    counted in ``oosm_dropped`` (the window shrank: ``window_shrunk``)."""
+    cfg = TrackerConfig(oosm_max_detections=200, checkpoint_interval_s=5.0)
+    trk = SectorTracker("main", make_site(), cfg)
+    rng = np.random.default_rng(21)
+    crowd = np.column_stack([np.linspace(0.0, 3000.0, 20), np.full(20, 2000.0)])
+    for k in range(120):  # 20 detections a second for 2 minutes: 2,400 in all
+        trk.step(_drone(T0 + k, crowd, k, rng))
+    held = sum(e.scan.size for e in trk._events if e.scan is not None)
+    assert held <= 200 + 20 * 10  # the cap, plus what arrives between two prunes (every 5-10 s)
+    assert trk.counters["window_shrunk"] > 0 and trk._checkpoints[0].time > T0 + 60.0
+    late = position_scan(T0 + 10.0, crowd[:1], 60.0, 9000, sensor="k9-1", stype=SensorType.K9)
+    before = trk.counters["oosm_dropped"]
+    trk.step(late)
+    assert trk.counters["oosm_dropped"] == before + 1
+    # recent enough: still fused by the re-run
+    recent = position_scan(T0 + 118.5, crowd[:1], 60.0, 9001, sensor="k9-1", stype=SensorType.K9)
+    reruns = trk.counters["oosm_rerun"]
+    trk.step(recent)
+    assert trk.counters["oosm_rerun"] == reruns + 1

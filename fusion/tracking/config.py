@@ -97,3 +97,8 @@ class TrackerConfig:
     oosm_window_s: float = 660.0
     #: Interval (s) between state checkpoints a re-run starts from.
     checkpoint_interval_s: float = 20.0
+    #: The history never holds many more detections than this (~200 B each: about 200 MB):
+    #: under a flood the oldest checkpoint intervals go first, so the window shrinks below
+    #: ``oosm_window_s`` (counted in ``window_shrunk``) and a measurement older than what is
+    #: kept is counted in ``oosm_dropped``; memory stays bounded whatever the rate.
+    oosm_max_detections: int = 1_000_000

@@ -116,7 +116,7 @@ class SectorTracker:
         self._checkpoints: list[_Checkpoint] = []
         self._birth_ids: dict[str, tuple[int, float]] = {}
         self._ended: dict[int, float] = {}
-        self.counters: dict[str, int] = {"steps": 0, "oosm_rerun": 0, "oosm_dropped": 0, "merged": 0}
+        self.counters: dict[str, int] = {"steps": 0, "oosm_rerun": 0, "oosm_dropped": 0, "merged": 0, "window_shrunk": 0}
 
     # ------------------------------------------------------------------ public
     def step(self, scan: Scan, changed_only: bool = False) -> list[TrackReport]:
@@ -308,17 +308,28 @@ class SectorTracker:
         horizon = self.t - self.config.oosm_window_s
         old = [k for k, c in enumerate(self._checkpoints) if c.time <= horizon]
         if old and old[-1] > 0:
-            k = old[-1]
-            cut = self._checkpoints[k].index
-            self._pruned = True
-            self._checkpoints = self._checkpoints[k:]
-            del self._events[:cut]
-            for c in self._checkpoints:
-                c.index -= cut
+            self._forget_before(old[-1])
+        sizes = np.fromiter((0 if e.scan is None else e.scan.size for e in self._events), np.int64, len(self._events))
+        excess = int(sizes.sum()) - self.config.oosm_max_detections
+        if excess > 0 and len(self._checkpoints) > 1:
+            # drop whole checkpoint intervals, oldest first, until the rest fits (the last one always stays)
+            dropped = np.concatenate([[0], np.cumsum(sizes)])[[c.index for c in self._checkpoints[1:]]]
+            k = min(int(np.searchsorted(dropped, excess)) + 1, len(self._checkpoints) - 1)
+            self._forget_before(k)
+            self.counters["window_shrunk"] += 1
         for key in [k for k, v in self._birth_ids.items() if v[1] < horizon]:
             del self._birth_ids[key]
         for key in [k for k, v in self._ended.items() if v < horizon]:
             del self._ended[key]
+
+    def _forget_before(self, k: int) -> None:
+        """Drop the history before checkpoint ``k`` (it becomes the oldest)."""
+        cut = self._checkpoints[k].index
+        self._pruned = True
+        self._checkpoints = self._checkpoints[k:]
+        del self._events[:cut]
+        for c in self._checkpoints:
+            c.index -= cut
 
     # ------------------------------------------------------------------ one step
     def _gamma_at(self, sensor_enu: FloatArray) -> float:
