@@ -269,8 +269,16 @@ function updateAlertElement(li, a) {
 function updateEta(li, a) {
   const eta = li.querySelector(".eta");
   if (a.eta_s != null) {
-    const rem = a.eta_s - (now() - a.ref_t);
-    eta.textContent = rem > 0 ? `ETA ${mmss(rem)}` : `due ${mmss(-rem)} ago`;
+    const el = now() - a.ref_t;
+    const rem = a.eta_s - el;
+    let txt = rem > 0 ? `ETA ${mmss(rem)}` : `due ${mmss(-rem)} ago`;
+    // The likely range (quartiles of the crossing time): a young track's ETA can be off by half.
+    const r = a.eta_range_s;
+    if (rem > 0 && Array.isArray(r) && typeof r[0] === "number") {
+      const lo = mmss(Math.max(0, r[0] - el));
+      txt += typeof r[1] === "number" ? ` (${lo}–${mmss(Math.max(0, r[1] - el))})` : ` (not before ${lo})`;
+    }
+    eta.textContent = txt;
     eta.className = "eta" + (rem <= 0 ? " past" : rem < 60 ? " soon" : "");
   } else {
     eta.textContent = `open ${mmss(Math.max(0, now() - a.first_ref_t))}`;
