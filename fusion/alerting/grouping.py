@@ -22,6 +22,12 @@ from scipy.spatial import cKDTree
 _RADIUS_SLACK = 1e-9
 
 
+def _linked(xy: NDArray[np.float64], v: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64],
+            distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
+    """The link test of the module doc for row pairs (i, j): close and moving alike."""
+    return (np.linalg.norm(xy[i] - xy[j], axis=-1) < distance_m) & (np.linalg.norm(v[i] - v[j], axis=-1) < speed_diff_mps)
+
+
 def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: float, speed_diff_mps: float) -> NDArray[np.int64]:
     """Group label per row; labels are numbered in order of each group's first row."""
     n = xy.shape[0]
@@ -30,7 +36,7 @@ def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: fl
     pairs = cKDTree(xy).query_pairs(distance_m * (1.0 + _RADIUS_SLACK), output_type="ndarray")
     i, j = pairs[:, 0], pairs[:, 1]
     # The exact link test of the definition, on the candidate pairs only.
-    keep = (np.linalg.norm(xy[i] - xy[j], axis=-1) < distance_m) & (np.linalg.norm(v[i] - v[j], axis=-1) < speed_diff_mps)
+    keep = _linked(xy, v, i, j, distance_m, speed_diff_mps)
     adj = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (i[keep], j[keep])), shape=(n, n))
     # connected_components labels components in order of their lowest row.
     _, labels = connected_components(adj.tocsr(), directed=False)
@@ -58,7 +64,7 @@ def reachable(xy: NDArray[np.float64], v: NDArray[np.float64], alive: NDArray[np
         lens = np.fromiter(map(len, hits), dtype=np.int64, count=frontier.size)
         src = np.repeat(frontier, lens)
         dst = live[np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(lens.sum()))]
-        link = (np.linalg.norm(xy[src] - xy[dst], axis=-1) < distance_m) & (np.linalg.norm(v[src] - v[dst], axis=-1) < speed_diff_mps)
+        link = _linked(xy, v, src, dst, distance_m, speed_diff_mps)
         frontier = np.unique(dst[link & ~reached[dst]])
         reached[frontier] = True
     return reached
