@@ -270,8 +270,9 @@ class AlertEngine:
         settled = (now - near_since >= cfg.loiter_time_s) & np.array(
             [self.memory[k].spread_m <= cfg.loiter_radius_m and self.memory[k].farthest_m >= cfg.loiter_approach_m
              for k in ids], dtype=bool)
+        side = np.array([self.memory[k].side for k in ids], dtype=np.int64)
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
-                             alert_scope=scope)
+                             side, near_since, alert_scope=scope)
 
     def _focus_slots(self, focus: list[str], alerts: list[str], xy: np.ndarray, v: np.ndarray, alive: np.ndarray
                      ) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -131,9 +131,8 @@ class BorderFeatures:
         factor of two, and the range says so. inf: not reached within ``t_max_s``.
         """
         t = np.linspace(0.0, t_max_s, steps + 1)[None, :]  # (1, T)
-        d, vn = self.d[rows, None], self.v_n[rows, None]
-        var = self.var_d[rows, None] + 2.0 * t * self.cov_dv[rows, None] + t * t * self.var_v[rows, None] + accel_psd * t**3 / 3.0
-        p = ndtr((d + vn * t) / np.sqrt(np.maximum(var, 1e-6)))  # (k, T)
+        p = p_across(self.d[rows, None], self.v_n[rows, None], self.var_d[rows, None], self.cov_dv[rows, None],
+                     self.var_v[rows, None], accel_psd, t)  # (k, T)
         out = np.full((len(rows), len(probs)), np.inf)
         for j, q in enumerate(probs):
             hit = p >= q
@@ -191,6 +190,13 @@ def measure(fence: Geofence, t: TrackTable, known: Measured | None) -> tuple[Flo
     return d, on_line, n
 
 
+def p_across(d: FloatArray, v_n: FloatArray, var_d: FloatArray, cov_dv: FloatArray, var_v: FloatArray,
+             accel_psd: float, t: float | FloatArray) -> FloatArray:
+    """P(d(t) > 0): the track on the protected side ``t`` seconds from now (module doc), broadcast."""
+    var = var_d + 2.0 * t * cov_dv + t * t * var_v + accel_psd * t**3 / 3.0
+    return ndtr((d + v_n * t) / np.sqrt(np.maximum(var, 1e-6)))
+
+
 def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float,
                     known: Measured | None = None) -> BorderFeatures:
     if t.size == 0:
@@ -202,9 +208,7 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)
     var_v = np.einsum("ni,nij,nj->n", n, t.P[:, 2:, 2:], n)
     H = float(horizon_s)
-    mean_h = d + v_n * H
-    var_h = np.maximum(var_d + 2.0 * H * cov_dv + H * H * var_v + accel_psd * H**3 / 3.0, 1e-6)
-    p = ndtr(mean_h / np.sqrt(var_h))
+    p = p_across(d, v_n, var_d, cov_dv, var_v, accel_psd, H)
     approaching = (d < 0.0) & (v_n > min_speed)
     p = np.where(approaching, p, 0.0)
     eta = np.where(approaching, -d / np.where(approaching, v_n, 1.0), np.inf)

@@ -49,6 +49,8 @@ class Context:
     labelled: NDArray[np.bool_]  # (n,) labelled person or vehicle (drone), not just moving like one
     labels: NDArray[np.int64]  # (n,) group label, -1 when not eligible
     settled: NDArray[np.bool_]  # (n,) dwelt near the line for loiter_time_s within loiter_radius_m of one spot: waiting, not crossing
+    side: NDArray[np.int64]  # (n,) remembered side of the line: +1 protected, -1 not, 0 unknown
+    near_since: NDArray[np.float64]  # (n,) start of the current dwell near the line, NaN when not near
     #: An incremental call (see ``AlertEngine``) holds only some groups: the rules then look
     #: only at these open alerts (those with a track here), in id order, and leave the rest
     #: as they are. None: every open alert.
@@ -165,13 +167,14 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     if maybe.size:
         p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
     margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
-    side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
+    side = ctx.side
     # Near the line, heading over, not yet flipped: still a threat, whatever P says.
     at_line = (side <= 0) & (f.d > -margin) & (f.v_n > cfg.min_speed_mps)
     carried: set[str] = set()
     live = _live_groups(eng, ctx, groups, owner, p, side, flips)
     bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
     best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
+    eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)  # and one grid of crossing times
     for k, g in enumerate(live):
         rows = groups[g]
         ids = [t.ids[i] for i in rows]
@@ -204,7 +207,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
             alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
             alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
             alert.info["probability"] = round(p_g, 3)
-            lo, hi = f.eta_range(np.array([best]), cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)[0]
+            lo, hi = eta_ranges[k]
             alert.info["eta_range_s"] = [round(float(lo), 1) if np.isfinite(lo) else None,
                                          round(float(hi), 1) if np.isfinite(hi) else None]
             calm = p_g < cfg.p_close and not at_line[rows].any()
@@ -323,7 +326,7 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
         return out
     in_situation = _in_situation(eng, ctx)
     dismissed = _dismissed(eng, ctx)
-    side = np.array([eng.memory[k].side for k in t.ids], dtype=np.int64)
+    side = ctx.side
     for j, zone in enumerate(eng.fence.zones):
         if zone.kind == "port_of_entry":
             continue
@@ -400,7 +403,7 @@ def _zone_gap(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64], j: int,
 
 def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     cfg, t, f = eng.config, ctx.table, ctx.feats
-    near_since = np.array([_nan(eng.memory[k].near_since) for k in t.ids], dtype=float)
+    near_since = ctx.near_since
     in_situation = _in_situation(eng, ctx)
     allowed = (ctx.eligible & ctx.settled & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
