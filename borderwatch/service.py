@@ -364,10 +364,14 @@ class Service:
         self.flush_acks()
         snap = Snapshot(self.last_inbound_id, self.pipeline.snapshot(), time.time())
         write_snapshot(self.state_dir, snap)
+        self._snapshot_written(snap.inbound_upto, snap.written_at)
+
+    def _snapshot_written(self, upto: int, written_at: float) -> None:
+        """A snapshot covering journal rows up to ``upto`` is on disk: prune what it covers."""
         if not self.config.keep_journal:
-            self.journal.prune_inbound(snap.inbound_upto)
+            self.journal.prune_inbound(upto)
         self.journal.prune_acked()
-        self.last_snapshot_wall = snap.written_at
+        self.last_snapshot_wall = written_at
 
     def flush_acks(self) -> None:
         if self._acked_ids:
@@ -420,10 +424,7 @@ class Service:
         if os.waitstatus_to_exitcode(status) != 0:
             log.error("snapshot child failed", extra={"exit_status": status})
             return took
-        if not self.config.keep_journal:
-            self.journal.prune_inbound(upto)
-        self.journal.prune_acked()
-        self.last_snapshot_wall = started
+        self._snapshot_written(upto, started)
         return took
 
     async def _gauges_loop(self) -> None:
