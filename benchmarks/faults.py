@@ -106,11 +106,7 @@ def run(args: argparse.Namespace) -> dict:
     svc = ServiceProcess(scenario.site_path, broker.url, state, *svc_args, log=work / "service.log")
     svc.start()
     standby: ServiceProcess | None = None
-    t0 = time.monotonic()
-    while not ((h := svc.health()) and h["status"] == "ok"):
-        if time.monotonic() - t0 > 30:
-            raise SystemExit(f"service did not start; see {work / 'service.log'}")
-        time.sleep(0.05)
+    svc.wait_healthy()
     if args.standby:
         standby = ServiceProcess(scenario.site_path, broker.url, state, *svc_args, log=work / "service.log", metrics_port=svc.metrics_port)
         standby.start()

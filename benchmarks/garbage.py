@@ -74,11 +74,7 @@ def run(args: argparse.Namespace) -> dict:
     state = work / "state"
     svc = ServiceProcess(scenario.site_path, broker.url, state, "--keep-journal", "--track-qos", "1", log=work / "service.log")
     svc.start()
-    t0 = time.monotonic()
-    while not ((h := svc.health()) and h["status"] == "ok"):
-        if time.monotonic() - t0 > 30:
-            raise SystemExit(f"service did not start; see {work / 'service.log'}")
-        time.sleep(0.05)
+    svc.wait_healthy()
     clean = time_shift(clean, time.time() + 1.0 - clean[0].recv_time)
     start, end = clean[0].recv_time, clean[-1].recv_time
     items = list(garbage(args.count, site, start))

@@ -120,6 +120,14 @@ class ServiceProcess:
         finally:
             self.proc = None
 
+    def wait_healthy(self, timeout_s: float = 30.0) -> None:
+        """Block until /healthz says ok; stop the benchmark, naming the log, if it never does."""
+        t0 = time.monotonic()
+        while not ((h := self.health()) and h["status"] == "ok"):
+            if time.monotonic() - t0 > timeout_s:
+                raise SystemExit(f"service did not start; see {self.log}")
+            time.sleep(0.05)
+
     def health(self) -> dict | None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1) as r:

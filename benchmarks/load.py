@@ -53,11 +53,7 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     svc = ServiceProcess(site_file, broker.url, work / f"state-{rate}", "--reorder-latency", str(args.reorder_latency),
                          log=work / f"service-{rate}.log")
     svc.start()
-    t0 = time.monotonic()
-    while not ((h := svc.health()) and h["status"] == "ok"):
-        if time.monotonic() - t0 > 30:
-            raise SystemExit(f"service did not start; see {svc.log}")
-        time.sleep(0.05)
+    svc.wait_healthy()
     start = time.time() + 1.0
     msgs = messages(site, start - 0.05, args.duration, per_sensor, period_s=period_s)
     offered = sum(len(json.loads(m.payload)["detections"]) for m in msgs)
@@ -126,11 +122,7 @@ def plumbing_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
     broker.start()
     svc = ServiceProcess(site_file, broker.url, work / f"state-p{rate}", log=work / f"service-p{rate}.log")
     svc.start()
-    t0 = time.monotonic()
-    while not ((h := svc.health()) and h["status"] == "ok"):
-        if time.monotonic() - t0 > 30:
-            raise SystemExit(f"service did not start; see {svc.log}")
-        time.sleep(0.05)
+    svc.wait_healthy()
     start = time.time() + 1.0
     n = int(rate * args.duration)
     msgs = []
