@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from adapters.timefmt import from_iso, to_iso
 
 
@@ -63,15 +65,26 @@ def _json_object_or_none(text: str) -> dict | None:
         obj = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
         if not isinstance(obj, dict):
             return None
-        canonical_json(obj)  # 1e400 parses to inf, which has no JSON form: keep the text
+        json.dumps(obj, allow_nan=False)  # 1e400 parses to inf, which has no JSON form: keep the text
     except (ValueError, RecursionError):
         return None
     return obj
 
 
 def canonical_json(obj: object) -> bytes:
-    """Compact UTF-8 JSON, key order kept: the encoding used for every published payload."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """Compact UTF-8 JSON, key order kept: the encoding used for every published payload.
+
+    orjson (about ten times faster than ``json.dumps``, which cost a fifth of the
+    pipeline's time on track messages). It differs from ``json.dumps`` only in
+    spelling small floats (``0.00001`` for ``1e-05``) and in writing NaN/Infinity as
+    ``null``; payload builders give finite values (``wire_out``), and inbound text
+    with non-finite numbers is kept as text (``_json_object_or_none``). What orjson
+    refuses (nesting beyond 255 levels, integers beyond 64 bits) falls back to ``json``.
+    """
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def decode_line(line: str) -> RecordedMessage:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def to_iso(t: float) -> str:
     """Epoch seconds -> ``2026-11-25T14:00:00.250Z`` (rounded to the millisecond)."""
-    ms = round(t * 1000.0)
+    return _iso_ms(round(t * 1000.0))
+
+
+@lru_cache(maxsize=4096)
+def _iso_ms(ms: int) -> str:
+    """Cached: the tracks of one tracker step share a time, and formatting costs ~5 us a call."""
     dt = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 

@@ -21,7 +21,7 @@ import numpy as np
 from adapters.ingest import DeadLetter
 from adapters.timefmt import to_iso
 from fusion.site import Site
-from fusion.types import AlertReport, DispatchReport, TrackReport
+from fusion.types import CLASSES, AlertReport, DispatchReport, TrackReport
 
 
 def _r(x: float, nd: int) -> float:
@@ -69,39 +69,43 @@ def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
     cov = Q @ P @ np.swapaxes(Q, 1, 2)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     heading = np.round(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0, 1) % 360.0
-    cols = {
-        "lat": lat.tolist(),
-        "lon": lon.tolist(),
-        "ve": _round(vel[:, 0], 3),
-        "vn": _round(vel[:, 1], 3),
-        "cov": _round(cov, 2),
-        "speed": _round(speed, 3),
-        "heading": (heading + 0.0).tolist(),
-        "existence": _round(np.array([r.existence for r in reports], dtype=float), 3),
-    }
+    classes = [CLASSES[k] for k in np.argmax(np.array([r.class_probs for r in reports], dtype=float), axis=1)]
     out: list[dict] = []
-    for i, r in enumerate(reports):
+    for r, la, lo, ve, vn, cv, ex, sp, hd, cl, mp in zip(
+        reports, lat.tolist(), lon.tolist(), _round(vel[:, 0], 3), _round(vel[:, 1], 3), _round(cov, 2),
+        _round(np.array([r.existence for r in reports], dtype=float), 3), _round(speed, 3), (heading + 0.0).tolist(),
+        classes, _model_probs(reports),
+    ):
         msg: dict[str, object] = {
             "track_id": r.track_id,
             "time": to_iso(r.time),
             "status": str(getattr(r.status, "value", r.status)),
-            "lat": cols["lat"][i],
-            "lon": cols["lon"][i],
-            "vel_east_mps": cols["ve"][i],
-            "vel_north_mps": cols["vn"][i],
-            "cov_en_m2": cols["cov"][i],
-            "existence": cols["existence"][i],
-            "class": r.class_name,
+            "lat": la,
+            "lon": lo,
+            "vel_east_mps": ve,
+            "vel_north_mps": vn,
+            "cov_en_m2": cv,
+            "existence": ex,
+            "class": cl,
             "sensors": list(r.sensors),
             "sector": r.sector,
             "count": int(r.count),
-            "speed_mps": cols["speed"][i],
-            "heading_deg": cols["heading"][i],
+            "speed_mps": sp,
+            "heading_deg": hd,
         }
-        if r.model_probs is not None:
-            msg["model_probs"] = _round(np.asarray(r.model_probs, dtype=float), 3)
+        if mp is not None:
+            msg["model_probs"] = mp
         out.append(msg)
     return out
+
+
+def _model_probs(reports: Sequence[TrackReport]) -> list[list[float] | None]:
+    """Each report's IMM mode probabilities rounded to 3 decimals (None where it has none), one rounding for all."""
+    probs = [r.model_probs for r in reports]
+    if len({len(p) for p in probs if p is not None}) == 1:
+        rows = iter(_round(np.array([p for p in probs if p is not None], dtype=float), 3))
+        return [None if p is None else next(rows) for p in probs]
+    return [None if p is None else _round(np.asarray(p, dtype=float), 3) for p in probs]
 
 
 def track_payload(r: TrackReport, site: Site) -> dict:
