@@ -20,6 +20,7 @@ span sectors.
 from __future__ import annotations
 
 import base64
+import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,6 +69,13 @@ class PipelineConfig:
     #: fed to the tracker. Later data takes the tracker's out-of-sequence path.
     reorder_latency_s: float = 0.2
     reorder_max_items: int = 10_000
+    #: Scans whose wait ends within one period of this grid of the receive clock (s) leave the
+    #: reorder buffer together at the period's end, as one batch: each still goes through its
+    #: sector's tracker on its own, in order, but track publication and alerting run once per
+    #: sector over all the batch changed, so their per-call costs (grouping, geometry, one
+    #: conversion for all tracks) are paid once a period instead of once a scan. Costs up to one
+    #: period of latency; 0 releases every scan on its own due time.
+    batch_period_s: float = 0.05
     #: Minimum spacing (s of track time) between two publications of one track;
     #: 0 publishes after every update (the contract's "at least after every update").
     track_min_interval_s: float = 0.0
@@ -85,6 +93,11 @@ class PipelineConfig:
     silence_periods: float = 5.0
     #: A track that has walked out of its sector keeps detections within this distance (m).
     handover_m: float = 150.0
+
+
+#: Fraction of a batch period by which a boundary may be reached early: at epoch times (~2e9 s)
+#: ``k * period / period`` can round a few 1e-6 below ``k``, which must not cost a whole period.
+_GRID_SLACK = 1e-4
 
 
 @dataclass
@@ -136,11 +149,11 @@ class Pipeline:
                 self.counters["duplicates"] += 1
                 return self._release(recv_time)
             out += self._alerts(self.health.on_message(parsed.sensor_id, recv_time), parsed.time)
-            due, late = self.reorder.push(_obs_time(parsed), _Held(parsed, topic, payload, recv_time), recv_time)
+            due, late = self.reorder.push(_obs_time(parsed), _Held(parsed, topic, payload, recv_time),
+                                          self._horizon(recv_time))
             if late:
                 self.counters["late_scans"] += 1
-            for held in due:
-                out += self._process_scan(held.scan)
+            out += self._process_batch([held.scan for held in due])
         elif isinstance(parsed, SensorStatus):
             self.counters["in.status"] += 1
             out += self._alerts(self.health.on_status(parsed), parsed.time)
@@ -162,15 +175,13 @@ class Pipeline:
 
     def next_deadline(self) -> float | None:
         """Earliest receive-clock time at which ``tick`` has work (reorder release or housekeeping)."""
-        times = [t for t in (self.reorder.next_due(), self._next_housekeeping) if t is not None]
+        due = self.reorder.next_due()
+        times = [t for t in (None if due is None else self._release_time(due), self._next_housekeeping) if t is not None]
         return min(times) if times else None
 
     def flush(self) -> list[Outbound]:
         """Feed everything still held to the tracker (end of a replay)."""
-        out: list[Outbound] = []
-        for held in self.reorder.drain():
-            out += self._process_scan(held.scan)
-        return out
+        return self._process_batch([held.scan for held in self.reorder.drain()])
 
     def open_alerts(self) -> list[AlertReport]:
         alerts = [a for eng in self.alerting.values() for a in eng.open_alerts()]
@@ -200,10 +211,23 @@ class Pipeline:
             seen.popitem(last=False)
         return False
 
+    def _horizon(self, now: float) -> float:
+        """The receive-clock time up to which scans may leave the buffer at ``now``: the last batch boundary."""
+        period = self.config.batch_period_s
+        return math.floor(now / period + _GRID_SLACK) * period if period > 0 else now
+
+    def _release_time(self, due: float) -> float:
+        """The first batch boundary whose horizon reaches ``due`` (a receive-clock time)."""
+        period = self.config.batch_period_s
+        if period <= 0:
+            return due
+        k = math.ceil(due / period)
+        while self._horizon(k * period) < due:  # k * period / period may round below k
+            k += 1
+        return k * period
+
     def _release(self, now: float) -> list[Outbound]:
-        out: list[Outbound] = []
-        for held in self.reorder.release(now):
-            out += self._process_scan(held.scan)
+        out = self._process_batch([held.scan for held in self.reorder.release(self._horizon(now))])
         while self._next_housekeeping is not None and self._next_housekeeping <= now:
             out += self._housekeeping(self._next_housekeeping)
             self._next_housekeeping += self.config.housekeeping_period_s
@@ -212,32 +236,58 @@ class Pipeline:
     def _housekeeping(self, now: float) -> list[Outbound]:
         """Time passes without data: coast/delete tracks, check sensor silence.
 
-        The tracker is advanced to ``now`` less the reorder latency, so that a scan
-        still in the buffer is not made out-of-sequence by the housekeeping itself.
+        The tracker is advanced to the batch horizon at ``now`` less the reorder latency,
+        so that a scan still in the buffer is not made out-of-sequence by the
+        housekeeping itself.
         """
         out: list[Outbound] = []
-        track_time = now - self.config.reorder_latency_s
+        track_time = self._horizon(now) - self.config.reorder_latency_s
         for sector in self.sectors:
             reports = self.trackers[sector].advance(track_time)
+            self._keep_live(reports)
             out += self._after_tracker(sector, track_time, reports, sweep=True)
         out += self._alerts(self.health.tick(now), now)
         return out
 
-    def _process_scan(self, scan: Scan) -> list[Outbound]:
-        """Split a scan by sector and run tracker, alerting and dispatch on each part."""
+    def _process_batch(self, scans: list[Scan]) -> list[Outbound]:
+        """Split each scan by sector and step the trackers, in order; then per sector (in sector
+        order) one publication and alerting call over everything the batch reported, then the
+        batch's K-9 narcotics indications there, and dispatch on the alerts. With
+        ``batch_period_s`` 0 each scan is a batch of its own."""
+        if self.config.batch_period_s <= 0 and len(scans) > 1:
+            return [o for scan in scans for o in self._process_batch([scan])]
+        reports: dict[str, list[TrackReport]] = {}
+        times: dict[str, float] = {}
+        indications: dict[str, list[Scan]] = {}
+        for scan in scans:
+            sector_idx = self._route(scan)
+            for i, sector in enumerate(self.sectors):
+                mask = sector_idx == i
+                if not mask.any() and i not in self._covered_sectors(scan):
+                    continue  # nothing seen there, and no miss information about it either
+                part = scan if mask.all() else _subscan(scan, mask)
+                step = self.trackers[sector].step(part, changed_only=True)
+                self._keep_live(step)
+                reports.setdefault(sector, []).extend(step)
+                times[sector] = max(times.get(sector, scan.time), scan.time)
+                if part.size and part.narcotics is not None and part.narcotics.any():
+                    indications.setdefault(sector, []).append(part)
         out: list[Outbound] = []
-        sector_idx = self._route(scan)
-        for i, sector in enumerate(self.sectors):
-            mask = sector_idx == i
-            if not mask.any() and i not in self._covered_sectors(scan):
-                continue  # nothing seen there, and no miss information about it either
-            part = scan if mask.all() else _subscan(scan, mask)
-            reports = self.trackers[sector].step(part, changed_only=True)
-            out += self._after_tracker(sector, scan.time, reports)
-            if part.size and part.narcotics is not None and part.narcotics.any():
+        for sector in self.sectors:
+            if sector in reports:
+                out += self._after_tracker(sector, times[sector], reports[sector])
+            for part in indications.get(sector, ()):
                 live = [r for r in self._tracks.values() if r.sector == sector]
-                out += self._alerts(self.alerting[sector].on_scan(part, live), scan.time)
+                out += self._alerts(self.alerting[sector].on_scan(part, live), part.time)
         return out
+
+    def _keep_live(self, reports: list[TrackReport]) -> None:
+        """The live-track view (dispatch, narcotics linking, consoles) follows every tracker step."""
+        for r in reports:
+            if r.status == TrackStatus.DELETED:
+                self._tracks.pop(r.track_id, None)
+            else:
+                self._tracks[r.track_id] = r
 
     def _covered_sectors(self, scan: Scan) -> frozenset[int]:
         """Sectors where an empty result is information: those a radar's coverage reaches.
@@ -284,20 +334,20 @@ class Pipeline:
         return idx
 
     def _after_tracker(self, sector: str, now: float, reports: list[TrackReport], sweep: bool = False) -> list[Outbound]:
-        """Keep the live-track view, publish what changed (one batched conversion), run alerting.
+        """Publish what changed (one batched conversion), run alerting.
 
-        After a tracker step alerting looks only at the groups of the reported tracks;
-        housekeeping (every ``housekeeping_period_s``) sweeps, adding what time alone
-        changed (see ``AlertEngine``).
+        ``reports``: one or more tracker steps' reports, in order (a track may appear
+        more than once; each update is published). After tracker steps alerting looks
+        only at the groups of the reported tracks; housekeeping (every
+        ``housekeeping_period_s``) sweeps, adding what time alone changed (see
+        ``AlertEngine``).
         """
         publish: list[TrackReport] = []
         for r in reports:
             if r.status == TrackStatus.DELETED:
-                self._tracks.pop(r.track_id, None)
                 if self._published.pop(r.track_id, None) is not None:
                     publish.append(r)
                 continue
-            self._tracks[r.track_id] = r
             if r.status == TrackStatus.TENTATIVE and not self.config.publish_tentative:
                 continue
             last = self._published.get(r.track_id)
@@ -308,6 +358,9 @@ class Pipeline:
             Outbound(self.topics.tracks(r.sector), canonical_json(body), self.config.track_qos, False, "track")
             for r, body in zip(publish, wire_out.track_payloads(publish, self.site))
         ]
+        gone = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
+        if gone:  # a track that ended later in the batch: alerting sees only its end
+            reports = [r for r in reports if r.status == TrackStatus.DELETED or r.track_id not in gone]
         out += self._alerts(self.alerting[sector].on_tracks(now, reports, sweep=sweep), now)
         return out
 
