@@ -156,6 +156,13 @@ class ServiceProcess:
                 return int(line.split()[1]) / 1024.0
         return float("nan")
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the service process has used (Linux /proc; a forked snapshot child's not)."""
+        if self.proc is None:
+            return float("nan")
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def metric_value(text: str, name: str, labels: str = "") -> float:
     """One sample of a Prometheus text exposition (0 when absent)."""

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                       # 1,000 and 5,000 det/s, 30 s each
     .venv/bin/python benchmarks/load.py --rates 100,300,1000 --duration 60
     .venv/bin/python benchmarks/load.py --quick               # 200 and 1,000 det/s, 15 s each
+    .venv/bin/python benchmarks/load.py --rates 5000 --batch-periods 0,0.05   # per-scan vs batched alerting
     .venv/bin/python benchmarks/load.py --plumbing --rates 1000,5000   # the service's own path, no tracker
 
 Per rate: a mosquitto of its own, ``borderwatch run`` as a child process (one core:
@@ -13,9 +14,13 @@ new alert, its receipt time minus the alert's ``time`` (the observation time of 
 detection that raised it): sensor -> broker -> service (reorder buffer, tracker,
 alerting, journal) -> broker -> console. The offered traffic stops after
 ``--duration``; the service then gets ``--drain`` seconds. Reported with it: the
-detection rate the service actually processed, the backlog left at the broker, and
-the pipeline time per message (``borderwatch_tracker_seconds``): when the service
-cannot keep up, latency is queueing, and the pipeline time says why.
+detection rate the service actually processed, the backlog left at the broker, the
+pipeline time per message (``borderwatch_tracker_seconds`` summed over message
+handling and ticks, divided by the messages processed), and the service's CPU time
+per message and share of one core while the traffic is offered: when the service
+cannot keep up, latency is queueing, and these say why. ``--batch-periods 0,0.05``
+runs each rate once per batch period (scans alerted on one by one, or together
+every 50 ms), side by side.
 """
 
 from __future__ import annotations
@@ -41,17 +46,18 @@ from fusion.site import Site  # noqa: E402
 N_SENSORS = 100
 
 
-def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
+def one_rate(rate: int, batch_period: str, args: argparse.Namespace, work: Path) -> dict:
     per_sensor = max(1, round(rate / N_SENSORS))
     period_s = per_sensor * N_SENSORS / rate  # below 100 det/s: one detection per message, sent less often
     site_file = work / "site.yaml"
     site_doc = site_dict(N_SENSORS)
     site_file.write_text(yaml.safe_dump(site_doc, sort_keys=False))
     site = Site.model_validate(site_doc)
-    broker = Broker(work / f"broker-{rate}")
+    broker = Broker(work / f"broker-{rate}-{batch_period}")
     broker.start()
-    svc = ServiceProcess(site_file, broker.url, work / f"state-{rate}", "--reorder-latency", str(args.reorder_latency),
-                         log=work / f"service-{rate}.log")
+    batching = ("--batch-period", batch_period) if batch_period != "default" else ()
+    svc = ServiceProcess(site_file, broker.url, work / f"state-{rate}-{batch_period}", "--reorder-latency",
+                         str(args.reorder_latency), *batching, log=work / f"service-{rate}-{batch_period}.log")
     svc.start()
     svc.wait_healthy()
     start = time.time() + 1.0
@@ -63,15 +69,15 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
         console_task = asyncio.create_task(console.run())
         await asyncio.sleep(0.3)
         player = Player(broker.url, client_id=f"bench-load-{rate}", window=2000)
-        m0 = svc.metrics()
+        m0, cpu0 = svc.metrics(), svc.cpu_s()
         await player.play(msgs)
         t_end_offer = time.time()
-        m1 = svc.metrics()
+        m1, cpu1 = svc.metrics(), svc.cpu_s()
         await asyncio.sleep(args.drain)
         m2 = svc.metrics()
         console_task.cancel()
         await asyncio.gather(console_task, return_exceptions=True)
-        return console, {"m0": m0, "m1": m1, "m2": m2, "t_end_offer": t_end_offer, "late_publish_s": player.acked[-1][1] - msgs[-1].recv_time}
+        return console, {"m0": m0, "m1": m1, "m2": m2, "t_end_offer": t_end_offer, "cpu_s": cpu1 - cpu0, "late_publish_s": player.acked[-1][1] - msgs[-1].recv_time}
 
     console, snap = asyncio.run(main())
     rss = svc.rss_mb()
@@ -87,10 +93,10 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
             lat.append(t - from_iso(a["time"]))
     msgs_done = processed(snap["m2"])
     msgs_window = processed(snap["m1"]) - processed(snap["m0"])
-    pipe_n = metric_value(snap["m2"], "borderwatch_tracker_seconds_count")
     pipe_s = metric_value(snap["m2"], "borderwatch_tracker_seconds_sum")
     return {
         "rate_offered_det_s": round(offered / args.duration),
+        "batch_period_s": batch_period,
         "detections_per_message": per_sensor,
         "messages_per_s": round(N_SENSORS / period_s),
         "messages_offered": len(msgs),
@@ -102,7 +108,9 @@ def one_rate(rate: int, args: argparse.Namespace, work: Path) -> dict:
         "latency_p95_ms": _ms(percentile(lat, 95)),
         "latency_p99_ms": _ms(percentile(lat, 99)),
         "latency_max_ms": _ms(max(lat)) if lat else None,
-        "pipeline_ms_per_message_mean": round(1000 * pipe_s / max(pipe_n, 1), 2),
+        "pipeline_ms_per_message_mean": round(1000 * pipe_s / max(msgs_done, 1), 2),
+        "service_cpu_ms_per_message": round(1000 * snap["cpu_s"] / max(msgs_window, 1), 2),
+        "service_cpu_share_during_offer": round(snap["cpu_s"] / args.duration, 2),
         "live_tracks_at_end": int(metric_value(snap["m2"], "borderwatch_live_tracks")),
         "service_rss_mb": round(rss, 1),
     }
@@ -187,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of offered traffic per rate")
     ap.add_argument("--drain", type=float, default=10.0, help="seconds the service gets after the traffic stops")
     ap.add_argument("--reorder-latency", type=float, default=0.1, help="the service's reorder buffer latency, s")
+    ap.add_argument("--batch-periods", default="default",
+                    help="the service's batch period(s), s, comma-separated, each run side by side ('default': the pipeline's)")
     ap.add_argument("--quick", action="store_true", help="200 and 1,000 det/s, 15 s each")
     ap.add_argument("--plumbing", action="store_true", help="messages/s through the service's own path (dead letters), no tracker")
     ap.add_argument("--keep", action="store_true")
@@ -196,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bw-load-"))
     rows = []
     for rate in (int(r) for r in args.rates.split(",")):
-        print(f"  rate {rate} det/s ...", file=sys.stderr, flush=True)
-        rows.append(plumbing_rate(rate, args, work) if args.plumbing else one_rate(rate, args, work))
+        if args.plumbing:
+            print(f"  rate {rate} msg/s ...", file=sys.stderr, flush=True)
+            rows.append(plumbing_rate(rate, args, work))
+            continue
+        for period in args.batch_periods.split(","):
+            print(f"  rate {rate} det/s, batch period {period} ...", file=sys.stderr, flush=True)
+            rows.append(one_rate(rate, period, args, work))
     keys = list(rows[0])
     if args.plumbing:
         print("\nplumbing benchmark (sensor -> broker -> service: session, journal, validation -> dead letter -> broker -> console)")

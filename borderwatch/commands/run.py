@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-file", type=Path, help=f"file whose first line is the password (else ${PASSWORD_ENV})")
     p.add_argument("--snapshot-interval", type=float, default=2.0, metavar="S", help="seconds between state snapshots")
     p.add_argument("--reorder-latency", type=float, metavar="S", help="reorder buffer latency, seconds (default: the pipeline's)")
+    p.add_argument("--batch-period", type=float, metavar="S",
+                   help="scans leaving the reorder buffer within this period are alerted on together, seconds; 0: each on its own "
+                        "(default: the pipeline's)")
     p.add_argument("--track-qos", type=int, choices=(0, 1), help="QoS of track messages (default: the pipeline's)")
     p.add_argument("--keep-journal", action="store_true", help="never prune the inbound journal (audit trail; grows without bound)")
     p.add_argument("--durable-fsync", action="store_true",
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from borderwatch.service import ServiceConfig
 
     setup_json_logging(args.log_level.upper())
-    overrides = {"reorder_latency_s": args.reorder_latency, "track_qos": args.track_qos}
+    overrides = {"reorder_latency_s": args.reorder_latency, "batch_period_s": args.batch_period, "track_qos": args.track_qos}
     config = ServiceConfig(
         pipeline=PipelineConfig(**{k: v for k, v in overrides.items() if v is not None}),
         client_id=args.client_id,
