@@ -37,8 +37,19 @@ def _eta(eta_s: float | None) -> float | None:
 
 
 def _latlon(site: Site, enu: np.ndarray) -> dict[str, float]:
-    lat, lon = site.frame.to_geodetic_2d(float(enu[0]), float(enu[1]))
-    return {"lat": _r(lat, 7), "lon": _r(lon, 7)}
+    return _latlons(site, [enu])[0]  # type: ignore[return-value]
+
+
+def _latlons(site: Site, points: Sequence[np.ndarray | None]) -> list[dict[str, float] | None]:
+    """{"lat", "lon"} (7 decimals) of each east/north point (m), None for None: one geodetic conversion for all."""
+    have = [k for k, p in enumerate(points) if p is not None]
+    out: list[dict[str, float] | None] = [None] * len(points)
+    if have:
+        en = np.array([np.asarray(points[k], dtype=float)[:2] for k in have]).reshape(len(have), 2)
+        lat, lon = site.frame.to_geodetic_2d(en[:, 0], en[:, 1])
+        for k, la, lo in zip(have, _round(lat, 7), _round(lon, 7)):
+            out[k] = {"lat": la, "lon": lo}
+    return out
 
 
 def _round(a: np.ndarray, nd: int) -> list:
@@ -134,27 +145,35 @@ def _jsonable(value: object) -> object:
 def alert_payload(a: AlertReport, site: Site) -> dict:
     """An alert event: every contract field (null when unknown), then ``a.extra`` as optional fields.
 
-    Extras never overwrite a contract field.
+    Extras never overwrite a contract field. For many alerts prefer ``alert_payloads``.
     """
-    pos = _latlon(site, a.enu) if a.enu is not None else {"lat": None, "lon": None}
-    out: dict[str, object] = {
-        "alert_id": a.alert_id,
-        "state": a.state,
-        "kind": a.kind,
-        "severity": a.severity,
-        "time": to_iso(a.time),
-        "track_ids": list(a.track_ids),
-        **pos,
-        "direction": a.direction,
-        "eta_s": _eta(a.eta_s),
-        "crossing_point": _latlon(site, a.crossing_enu) if a.crossing_enu is not None else None,
-        "zone_id": a.zone_id,
-        "sensor_id": a.sensor_id,
-        "summary": a.summary,
-    }
-    for key, value in a.extra.items():
-        if key not in out:
-            out[key] = _jsonable(value)
+    return alert_payloads([a], site)[0]
+
+
+def alert_payloads(alerts: Sequence[AlertReport], site: Site) -> list[dict]:
+    """``alert_payload`` of each alert, with one geodetic conversion for all their points."""
+    points = _latlons(site, [p for a in alerts for p in (a.enu, a.crossing_enu)])
+    out = []
+    for a, pos, crossing in zip(alerts, points[0::2], points[1::2]):
+        msg: dict[str, object] = {
+            "alert_id": a.alert_id,
+            "state": a.state,
+            "kind": a.kind,
+            "severity": a.severity,
+            "time": to_iso(a.time),
+            "track_ids": list(a.track_ids),
+            **(pos or {"lat": None, "lon": None}),
+            "direction": a.direction,
+            "eta_s": _eta(a.eta_s),
+            "crossing_point": crossing,
+            "zone_id": a.zone_id,
+            "sensor_id": a.sensor_id,
+            "summary": a.summary,
+        }
+        for key, value in a.extra.items():
+            if key not in msg:
+                msg[key] = _jsonable(value)
+        out.append(msg)
     return out
 
 

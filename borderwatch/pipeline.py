@@ -376,8 +376,8 @@ class Pipeline:
         if not alerts:
             return []
         out: list[Outbound] = []
-        for a in alerts:
-            body = canonical_json(wire_out.alert_payload(a, self.site))
+        for a, payload in zip(alerts, wire_out.alert_payloads(alerts, self.site)):
+            body = canonical_json(payload)
             out.append(Outbound(self.topics.alerts, body, 1, False, "alert"))
             state_body = b"" if a.state == "end" else body
             out.append(Outbound(self.topics.alert_state(a.alert_id), state_body, 1, True, "alert_state"))
