@@ -92,6 +92,8 @@ class ServiceConfig:
     #: QoS 1 track and dead-letter messages in flight at once (each kind); keep it at or
     #: under the broker's in-flight limit for us (mosquitto max_inflight_messages / Receive Maximum).
     light_window: int = 200
+    #: QoS 0 track and dead-letter messages handed to the connection before the publisher yields.
+    light_chunk: int = 100
     #: Receive clock (epoch s). A warped clock (demo) runs ``clock_speed`` times wall time.
     clock: Callable[[], float] = time.time
     clock_speed: float = 1.0
@@ -326,9 +328,15 @@ class Service:
 
     async def _light_publisher(self, queue_name: str) -> None:
         """Tracks or dead letters (one task each, so a dead-letter flood never holds up
-        tracks): not journalled; latest-state and bounded (see module doc)."""
+        tracks): not journalled; latest-state and bounded (see module doc).
+
+        QoS 0 messages go to the connection without a wait each (``publish_nowait``),
+        ``light_chunk`` at a time; the next chunk waits until the socket took the last,
+        so the client's buffer stays within a chunk and the queue here coalesces.
+        """
         inflight: set[asyncio.Task[None]] = set()
         ready = self._light_ready[queue_name]
+        handed = 0
         while True:
             if queue_name == "tracks":
                 if not self._tracks:
@@ -343,14 +351,34 @@ class Service:
                     continue
                 o = self._deadletters.popleft()
             if o.qos == 0:
-                await self.session.publish(o.topic, o.payload, 0, o.retain)
+                if not self.session.publish_nowait(o.topic, o.payload, o.retain):
+                    self._requeue(o)  # no connection: wait for one, the message first in line
+                    await self.session.ready.wait()
+                    await asyncio.sleep(0.05)
+                    continue
                 self.metrics.messages_out.labels(o.kind).inc()
+                handed += 1
+                if handed >= self.config.light_chunk:
+                    handed = 0
+                    await asyncio.sleep(0)  # the event loop writes, receives and handles messages
+                    while self.session.write_pending():
+                        await asyncio.sleep(0.002)
                 continue
             while len(inflight) >= self.config.light_window:
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
             task = asyncio.get_running_loop().create_task(self._publish_counted(o))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
+
+    def _requeue(self, o: Outbound) -> None:
+        """Put an unsent light message back at the head of its queue (a track: unless a newer state came)."""
+        if o.kind == "track":
+            key = _track_key(o)
+            if key not in self._tracks:
+                self._tracks[key] = o
+                self._tracks.move_to_end(key, last=False)
+        else:
+            self._deadletters.appendleft(o)
 
     async def _publish_counted(self, o: Outbound) -> None:
         await self.session.publish(o.topic, o.payload, o.qos, o.retain)

@@ -174,6 +174,39 @@ def test_publish_waits_through_outage(mosquitto) -> None:
     asyncio.run(main())
 
 
+def test_publish_nowait_hands_qos0_over_and_refuses_without_a_connection(mosquitto) -> None:
+    """QoS 0 without a wait each: all 2,000 arrive in order; with the broker down nothing is taken."""
+
+    async def main() -> None:
+        got = Collector()
+        watcher = MqttSession(mosquitto.url, "watcher-nowait", ["bw/v1/tracks/#"], sub_qos=0, backoff_cap_s=0.3)
+        pub = MqttSession(mosquitto.url, "publisher-nowait", [], backoff_cap_s=0.3)
+        assert not pub.publish_nowait("bw/v1/tracks/s01", b"early")  # not connected yet
+        tasks = [asyncio.create_task(watcher.run(got)), asyncio.create_task(pub.run(Collector()))]
+        await asyncio.wait_for(asyncio.gather(watcher.ready.wait(), pub.ready.wait()), 5)
+        sent = [f"t{i}".encode() for i in range(2000)]
+        for i, p in enumerate(sent):
+            assert pub.publish_nowait("bw/v1/tracks/s01", p)
+            if i % 100 == 99:
+                await asyncio.sleep(0)
+                while pub.write_pending():
+                    await asyncio.sleep(0.002)
+        await got.wait_for(len(sent))
+        assert [p for _, p in got.items] == sent and pub.stats.publishes_nowait == len(sent)
+        mosquitto.stop()
+        for _ in range(100):
+            if not pub.ready.is_set():
+                break
+            await asyncio.sleep(0.05)
+        assert not pub.publish_nowait("bw/v1/tracks/s01", b"late")
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    asyncio.run(main())
+
+
 def test_amqtt_falls_back_to_mqtt311() -> None:
     """amqtt 0.12 refuses MQTT 5: the session falls back to 3.1.1 with a persistent session."""
     from amqtt.broker import Broker
