@@ -36,7 +36,8 @@ class PositionCache:
         return len(self._slot)
 
     def put(self, reports: list[TrackReport]) -> None:
-        """Insert or refresh these tracks' states."""
+        """Insert or refresh these tracks' states (a track reported more than once: its last report)."""
+        reports = list({r.track_id: r for r in reports}.values())  # one write per slot: numpy leaves repeats unordered
         old = [(self._slot[r.track_id], r) for r in reports if r.track_id in self._slot]
         if old:
             slots = np.fromiter((i for i, _ in old), np.int64, len(old))
