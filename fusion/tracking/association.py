@@ -35,8 +35,6 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -46,14 +44,32 @@ _BATCH_TRACKS = 64
 
 
 def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
-    """Connected-component label of each pair in the track-detection graph."""
+    """Connected-component label of each pair in the track-detection graph.
+
+    Nodes are the tracks 0..n-1 and the detections n..n+m-1; a component's label is its
+    smallest node (so labels sort as scipy's ``connected_components`` numbers them).
+    Hook-and-compress (Shiloach & Vishkin 1982) over all pairs at once: each round points
+    the larger root of every pair at the smaller, then pointer jumping flattens the
+    forest; a few rounds for the small graphs of one scan, with no sparse matrix to build.
+    """
     if ti.size == 0:
         return np.zeros(0, np.int64)
     if np.bincount(ti).max() == 1 and np.bincount(dj).max() == 1:
         return np.arange(ti.size, dtype=np.int64)  # every pair is its own cluster
-    g = coo_matrix((np.ones(ti.size), (ti, n + dj)), shape=(n + m, n + m))
-    _, labels = connected_components(g, directed=False)
-    return labels[ti].astype(np.int64)
+    u, v = ti.astype(np.int64), n + dj.astype(np.int64)
+    root = np.arange(n + m, dtype=np.int64)
+    while True:
+        ru, rv = root[u], root[v]
+        if np.array_equal(ru, rv):
+            return ru
+        lo = np.minimum(ru, rv)
+        np.minimum.at(root, ru, lo)
+        np.minimum.at(root, rv, lo)
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
 
 
 def _member_labels(size: int, idx: IntArray, lab: IntArray) -> IntArray:
