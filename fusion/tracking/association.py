@@ -72,6 +72,13 @@ def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
             root = up
 
 
+def _run_starts(a: IntArray) -> NDArray[np.bool_]:
+    """True at the first element of each run of equal values (a sorted by runs)."""
+    out = np.ones(a.size, bool)
+    np.not_equal(a[1:], a[:-1], out=out[1:])
+    return out
+
+
 def _member_labels(size: int, idx: IntArray, lab: IntArray) -> IntArray:
     """Cluster label of every track (or detection) that is in some pair."""
     out = np.full(size, -1, np.int64)
@@ -94,7 +101,7 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
     ps = np.flatnonzero(simple[lab])
     if ps.size:
         order = ps[np.lexsort((cost[ps], lab[ps]))]
-        first = order[np.r_[True, lab[order][1:] != lab[order][:-1]]]
+        first = order[_run_starts(lab[order])]
         chosen.append(first[cost[first] < 0.0])
     # the rest: dense problems with one miss column per track. Small clusters share one
     # problem (up to about _BATCH_TRACKS tracks): the matrix is block-diagonal (inf
@@ -102,10 +109,10 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
     pc = np.flatnonzero(~simple[lab])
     if pc.size:
         pc = pc[np.argsort(lab[pc], kind="stable")]
-        starts = np.flatnonzero(np.r_[True, lab[pc][1:] != lab[pc][:-1]])
+        starts = np.flatnonzero(_run_starts(lab[pc]))
         size = n_t[lab[pc][starts]]
-        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(np.r_[starts, pc.size]))
-        bounds = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1], True])
+        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(starts, append=pc.size))
+        bounds = np.flatnonzero(np.append(_run_starts(batch), True))
         for a, b in zip(bounds[:-1], bounds[1:]):
             idx = pc[a:b]
             tr, tinv = np.unique(ti[idx], return_inverse=True)

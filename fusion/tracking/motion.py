@@ -82,13 +82,13 @@ def _generator_basis(sojourn_s: tuple[float, ...]) -> tuple[FloatArray, FloatArr
 
 def transition_matrices(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
     """Pi(dt_n) (n, M, M): probability of mode i at t switching to mode j at t + dt_n."""
-    tau = tuple(float(v) for v in np.atleast_1d(sojourn_s))
+    tau = tuple(np.atleast_1d(np.asarray(sojourn_s, dtype=float)).tolist())
     dt = np.maximum(np.asarray(dt, dtype=float), 0.0)
     if len(tau) == 1:
         return np.ones((dt.shape[0], 1, 1))
     A, lam, B = _generator_basis(tau)
     Pi = (A[None] * np.exp(lam[None, :] * dt[:, None])[:, None, :]) @ B
-    Pi = np.clip(Pi, 0.0, 1.0)
+    Pi = np.minimum(np.maximum(Pi, 0.0), 1.0)  # clip, without np.clip's per-call overhead
     return Pi / Pi.sum(axis=2, keepdims=True)
 
 

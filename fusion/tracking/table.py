@@ -88,12 +88,12 @@ class TrackTable:
         self.moments[idx] = position_moments(xm, self.Pm[idx], mu)
 
     def select(self, idx: NDArray) -> "TrackTable":
-        return TrackTable(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return TrackTable(**{name: getattr(self, name)[idx] for name in _COLUMNS})
 
     def put(self, idx: NDArray, other: "TrackTable") -> None:
         """Write the rows of ``other`` into rows ``idx`` (in place)."""
-        for f in fields(self):
-            getattr(self, f.name)[idx] = getattr(other, f.name)
+        for name in _COLUMNS:
+            getattr(self, name)[idx] = getattr(other, name)
 
     def concat(self, other: "TrackTable") -> "TrackTable":
         """The rows of both (either one itself when the other is empty: no copy)."""
@@ -101,12 +101,10 @@ class TrackTable:
             return self
         if self.n == 0:
             return other
-        return TrackTable(
-            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
-        )
+        return TrackTable(**{name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in _COLUMNS})
 
     def copy(self) -> "TrackTable":
-        return TrackTable(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+        return TrackTable(**{name: getattr(self, name).copy() for name in _COLUMNS})
 
     def to_dict(self) -> dict:
         """Every stored column packed (``fusion.packing``): exact, and cheap for the snapshot's checkpoints."""
@@ -123,3 +121,7 @@ class TrackTable:
             ref = getattr(t, f.name)
             out[f.name] = unpack(d[f.name]).astype(ref.dtype, copy=False).reshape((-1,) + ref.shape[1:])
         return TrackTable(**out)
+
+
+#: Every column, derived ones included (``dataclasses.fields`` costs more than the copy of a few rows).
+_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrackTable))

@@ -466,7 +466,8 @@ class SectorTracker:
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
             bound = position_variance_bound(tab.moments[rest], dt[rest], float(self._q.max()))
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
-            cand = np.union1d(np.arange(tab.n)[rest][near], cand)
+            near = np.arange(tab.n)[rest][near]
+            cand = np.union1d(near, cand) if cand.size else near
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
         ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
@@ -485,7 +486,10 @@ class SectorTracker:
         xm, Pm, mu, r = tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows]
         dt = T - tab.t[rows]
         go = dt > 0.0
-        if go.any():
+        if go.all():  # the usual case: no masked copies
+            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau)
+            r *= np.exp(-dt / self.config.survival_tau_s)
+        elif go.any():
             xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau)
             r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
         return xm, Pm, mu, r
