@@ -35,8 +35,6 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -46,14 +44,39 @@ _BATCH_TRACKS = 64
 
 
 def clusters(n: int, m: int, ti: IntArray, dj: IntArray) -> IntArray:
-    """Connected-component label of each pair in the track-detection graph."""
+    """Connected-component label of each pair in the track-detection graph.
+
+    Nodes are the tracks 0..n-1 and the detections n..n+m-1; a component's label is its
+    smallest node (so labels sort as scipy's ``connected_components`` numbers them).
+    Hook-and-compress (Shiloach & Vishkin 1982) over all pairs at once: each round points
+    the larger root of every pair at the smaller, then pointer jumping flattens the
+    forest; a few rounds for the small graphs of one scan, with no sparse matrix to build.
+    """
     if ti.size == 0:
         return np.zeros(0, np.int64)
     if np.bincount(ti).max() == 1 and np.bincount(dj).max() == 1:
         return np.arange(ti.size, dtype=np.int64)  # every pair is its own cluster
-    g = coo_matrix((np.ones(ti.size), (ti, n + dj)), shape=(n + m, n + m))
-    _, labels = connected_components(g, directed=False)
-    return labels[ti].astype(np.int64)
+    u, v = ti.astype(np.int64), n + dj.astype(np.int64)
+    root = np.arange(n + m, dtype=np.int64)
+    while True:
+        ru, rv = root[u], root[v]
+        if np.array_equal(ru, rv):
+            return ru
+        lo = np.minimum(ru, rv)
+        np.minimum.at(root, ru, lo)
+        np.minimum.at(root, rv, lo)
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+
+
+def _run_starts(a: IntArray) -> NDArray[np.bool_]:
+    """True at the first element of each run of equal values (a sorted by runs)."""
+    out = np.ones(a.size, bool)
+    np.not_equal(a[1:], a[:-1], out=out[1:])
+    return out
 
 
 def _member_labels(size: int, idx: IntArray, lab: IntArray) -> IntArray:
@@ -78,7 +101,7 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
     ps = np.flatnonzero(simple[lab])
     if ps.size:
         order = ps[np.lexsort((cost[ps], lab[ps]))]
-        first = order[np.r_[True, lab[order][1:] != lab[order][:-1]]]
+        first = order[_run_starts(lab[order])]
         chosen.append(first[cost[first] < 0.0])
     # the rest: dense problems with one miss column per track. Small clusters share one
     # problem (up to about _BATCH_TRACKS tracks): the matrix is block-diagonal (inf
@@ -86,10 +109,10 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
     pc = np.flatnonzero(~simple[lab])
     if pc.size:
         pc = pc[np.argsort(lab[pc], kind="stable")]
-        starts = np.flatnonzero(np.r_[True, lab[pc][1:] != lab[pc][:-1]])
+        starts = np.flatnonzero(_run_starts(lab[pc]))
         size = n_t[lab[pc][starts]]
-        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(np.r_[starts, pc.size]))
-        bounds = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1], True])
+        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(starts, append=pc.size))
+        bounds = np.flatnonzero(np.append(_run_starts(batch), True))
         for a, b in zip(bounds[:-1], bounds[1:]):
             idx = pc[a:b]
             tr, tinv = np.unique(ti[idx], return_inverse=True)

@@ -82,20 +82,20 @@ def _generator_basis(sojourn_s: tuple[float, ...]) -> tuple[FloatArray, FloatArr
 
 def transition_matrices(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
     """Pi(dt_n) (n, M, M): probability of mode i at t switching to mode j at t + dt_n."""
-    tau = tuple(float(v) for v in np.atleast_1d(sojourn_s))
+    tau = tuple(np.atleast_1d(np.asarray(sojourn_s, dtype=float)).tolist())
     dt = np.maximum(np.asarray(dt, dtype=float), 0.0)
     if len(tau) == 1:
         return np.ones((dt.shape[0], 1, 1))
     A, lam, B = _generator_basis(tau)
     Pi = (A[None] * np.exp(lam[None, :] * dt[:, None])[:, None, :]) @ B
-    Pi = np.clip(Pi, 0.0, 1.0)
+    Pi = np.minimum(np.maximum(Pi, 0.0), 1.0)  # clip, without np.clip's per-call overhead
     return Pi / Pi.sum(axis=2, keepdims=True)
 
 
 def _weighted_outer(w: FloatArray, d: FloatArray) -> FloatArray:
     """sum_i w[n, i, j] d[n, i, j] d[n, i, j]^T -> (n, j, 4, 4), as one batched matmul."""
-    dt = np.moveaxis(d, 1, 2)  # (n, j, i, 4)
-    wt = np.moveaxis(w, 1, 2)[..., None]  # (n, j, i, 1)
+    dt = d.swapaxes(1, 2)  # (n, j, i, 4)
+    wt = w.swapaxes(1, 2)[..., None]  # (n, j, i, 1)
     return np.swapaxes(wt * dt, -1, -2) @ dt
 
 
@@ -114,20 +114,33 @@ def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray,
     return x, P
 
 
-def position_variance_bound(xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: FloatArray, q_max: float) -> FloatArray:
-    """Upper bound (n,) on the largest eigenvalue of the predicted position covariance.
+def position_moments(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> FloatArray:
+    """(n, 3) traces of the position, position-velocity and velocity blocks of each track's
+    mixture covariance Pbar = sum_m mu_m (P_m + d_m d_m^T) (d_m = x_m - xbar).
 
-    The moment-matched prediction has position block Pbar_pp + dt (Pbar_pv + Pbar_vp)
-    + dt^2 Pbar_vv + qbar dt^3/3 I with qbar <= q_max, and lmax <= trace; the traces
-    of the blocks of Pbar = sum_m mu_m (P_m + d_m d_m^T) (d_m = x_m - xbar) need only
-    diagonals, so this costs a few vector operations per track, not a 4x4 product.
+    Constant between a track's updates (a track keeps its state until touched), so the
+    table keeps them with each row and ``position_variance_bound`` needs only these three
+    numbers per track at any later time. Only diagonals are needed: a few vector operations
+    per track, not a 4x4 product.
     """
     d = xm - combined_mean(xm, mu)[:, None, :]
     e = np.einsum("nmii->nmi", Pm) + d * d
     cross = Pm[:, :, 0, 2] + Pm[:, :, 1, 3] + d[:, :, 0] * d[:, :, 2] + d[:, :, 1] * d[:, :, 3]
-    t_pp = np.einsum("nm,nm->n", mu, e[:, :, 0] + e[:, :, 1])
-    t_pv = np.einsum("nm,nm->n", mu, cross)
-    t_vv = np.einsum("nm,nm->n", mu, e[:, :, 2] + e[:, :, 3])
+    out = np.empty((xm.shape[0], 3))
+    out[:, 0] = np.einsum("nm,nm->n", mu, e[:, :, 0] + e[:, :, 1])
+    out[:, 1] = np.einsum("nm,nm->n", mu, cross)
+    out[:, 2] = np.einsum("nm,nm->n", mu, e[:, :, 2] + e[:, :, 3])
+    return out
+
+
+def position_variance_bound(moments: FloatArray, dt: FloatArray, q_max: float) -> FloatArray:
+    """Upper bound (n,) on the largest eigenvalue of the predicted position covariance after dt (n,) s.
+
+    The moment-matched prediction has position block Pbar_pp + dt (Pbar_pv + Pbar_vp)
+    + dt^2 Pbar_vv + qbar dt^3/3 I with qbar <= q_max, and lmax <= trace; ``moments``
+    are the traces of the blocks of Pbar (``position_moments``).
+    """
+    t_pp, t_pv, t_vv = moments.T
     return t_pp + 2.0 * dt * t_pv + dt**2 * t_vv + 2.0 * q_max * dt**3 / 3.0
 
 

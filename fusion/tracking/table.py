@@ -8,17 +8,24 @@ so that ``advance`` can report only changes.
 Each row keeps its own time ``t``: the time its state (``xm``, ``Pm``, ``mu``, ``r``)
 refers to. A scan predicts only the tracks it can touch, so a track far from this
 step's detections keeps the state of its last touch (motion.py, docs/tracker.md).
+
+Derived columns (``xc``, ``moments``) are functions of a row's ``xm``, ``Pm`` and ``mu``
+kept with the row because the row's state does not change until a step touches it:
+the reach test and routing then extrapolate every track from them at a few vector
+operations per track instead of reducing the (n, M, 4, 4) mode arrays at every scan.
+Whoever writes ``xm``, ``Pm`` or ``mu`` of rows calls ``refresh``; snapshots leave them
+out (a restored table computes them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fusion.packing import pack, unpack
-
+from fusion.tracking.motion import combined_mean, position_moments
 from fusion.types import TrackStatus
 
 FloatArray = NDArray[np.float64]
@@ -50,6 +57,14 @@ class TrackTable:
     dup_of: NDArray[np.int64]  # (n,) serial of the older track this one shadows (0: none)
     dup_n: NDArray[np.int64]  # (n,) consecutive steps it has done so
     t: FloatArray  # (n,) time of the state (xm, Pm, mu, r)
+    # derived (module docstring), computed when not given:
+    xc: FloatArray = field(default=None, metadata={"derived": True})  # type: ignore[assignment]  # (n, 4) mean at t
+    moments: FloatArray = field(default=None, metadata={"derived": True})  # type: ignore[assignment]  # (n, 3) at t
+
+    def __post_init__(self) -> None:
+        if self.xc is None or self.moments is None:
+            self.xc, self.moments = np.empty((self.n, 4)), np.empty((self.n, 3))
+            self.refresh(slice(None))
 
     @staticmethod
     def empty(modes: int) -> "TrackTable":
@@ -59,38 +74,54 @@ class TrackTable:
             sensors=np.zeros(0, np.int64), born=np.zeros(0), last_update=np.zeros(0),
             confirmed=np.zeros(0, bool), reported=np.zeros(0, np.int8),
             dup_of=np.zeros(0, np.int64), dup_n=np.zeros(0, np.int64), t=np.zeros(0),
+            xc=np.zeros((0, 4)), moments=np.zeros((0, 3)),
         )
 
     @property
     def n(self) -> int:
         return int(self.ids.shape[0])
 
+    def refresh(self, idx: NDArray | slice) -> None:
+        """Recompute the derived columns of rows ``idx`` after their xm, Pm or mu changed."""
+        xm, mu = self.xm[idx], self.mu[idx]
+        self.xc[idx] = combined_mean(xm, mu)
+        self.moments[idx] = position_moments(xm, self.Pm[idx], mu)
+
     def select(self, idx: NDArray) -> "TrackTable":
-        return TrackTable(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return TrackTable(**{name: getattr(self, name)[idx] for name in _COLUMNS})
 
     def put(self, idx: NDArray, other: "TrackTable") -> None:
         """Write the rows of ``other`` into rows ``idx`` (in place)."""
-        for f in fields(self):
-            getattr(self, f.name)[idx] = getattr(other, f.name)
+        for name in _COLUMNS:
+            getattr(self, name)[idx] = getattr(other, name)
 
     def concat(self, other: "TrackTable") -> "TrackTable":
-        return TrackTable(
-            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
-        )
+        """The rows of both (either one itself when the other is empty: no copy)."""
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        return TrackTable(**{name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in _COLUMNS})
 
     def copy(self) -> "TrackTable":
-        return TrackTable(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+        return TrackTable(**{name: getattr(self, name).copy() for name in _COLUMNS})
 
     def to_dict(self) -> dict:
-        """Every column packed (``fusion.packing``): exact, and cheap for the snapshot's checkpoints."""
-        return {f.name: pack(getattr(self, f.name)) for f in fields(self)}
+        """Every stored column packed (``fusion.packing``): exact, and cheap for the snapshot's checkpoints."""
+        return {f.name: pack(getattr(self, f.name)) for f in fields(self) if not f.metadata.get("derived")}
 
     @staticmethod
     def from_dict(d: dict, modes: int) -> "TrackTable":
-        """Inverse of ``to_dict``."""
+        """Inverse of ``to_dict`` (the derived columns are computed)."""
         t = TrackTable.empty(modes)
         out = {}
         for f in fields(t):
+            if f.metadata.get("derived"):
+                continue
             ref = getattr(t, f.name)
             out[f.name] = unpack(d[f.name]).astype(ref.dtype, copy=False).reshape((-1,) + ref.shape[1:])
         return TrackTable(**out)
+
+
+#: Every column, derived ones included (``dataclasses.fields`` costs more than the copy of a few rows).
+_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrackTable))

@@ -48,8 +48,7 @@ from fusion.tracking.config import TrackerConfig
 from fusion.tracking.gating import Gated, candidate_pairs, chi2_gate, gate_threshold, pregate_radius, rows_near
 from fusion.tracking.history import pack_scans, split_by_det_time, unpack_scans
 from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
-from fusion.tracking.motion import (combine, combined_mean, imm_predict, position_variance_bound,
-                                    predict_combined)
+from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
 from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
 from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
@@ -108,6 +107,8 @@ class SectorTracker:
         self._next_prune = -math.inf
         self._pruned = False  # history still reaches back to the tracker's initial state
         self.tab = TrackTable.empty(self._modes)
+        #: what a step that ends no track returns (shared: an ended table is only read)
+        self._none_ended = TrackTable.empty(self._modes)
         self.t: float | None = None
         self._next_id = 1
         self._clutter: dict[str, float] = {}
@@ -127,7 +128,7 @@ class SectorTracker:
         last report of every track needs. Building a report per live track costs more
         than the filter itself once a sector holds hundreds of tracks.
         """
-        ended = TrackTable.empty(self._modes)
+        ended = self._none_ended
         for sub in split_by_det_time(scan):
             if self.t is None or sub.time >= self.t:
                 ended = ended.concat(self._record_and_apply(self._new_event(sub)))
@@ -181,7 +182,7 @@ class SectorTracker:
         if self.t is None or self.tab.n == 0:
             return np.zeros(0, np.int64), np.zeros((0, 2))
         rows = np.flatnonzero(self.tab.confirmed)
-        x = combined_mean(self.tab.xm[rows], self.tab.mu[rows])
+        x = self.tab.xc[rows]
         return self.tab.ids[rows], x[:, :2] + x[:, 2:4] * (time - self.tab.t[rows])[:, None]
 
     # ------------------------------------------------------------------ snapshot
@@ -275,7 +276,7 @@ class SectorTracker:
             cps = []
         if not self._history_on() or not cps:
             self.counters["oosm_dropped"] += 1
-            return TrackTable.empty(self._modes)
+            return self._none_ended
         self.counters["oosm_rerun"] += 1
         cp = cps[-1]
         before = self.tab.copy()
@@ -426,9 +427,10 @@ class SectorTracker:
                 strong = pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
+        tab.refresh(slice(None))
         if tab is not self.tab:
             self.tab.put(rows, tab)
-        pos[rows] = combined_mean(tab.xm, tab.mu)[:, :2]
+        pos[rows] = tab.xc[:, :2]
         self._learn_clutter(s, int(np.sum(used < 0.5)))
         ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
@@ -450,8 +452,7 @@ class SectorTracker:
         tab = self.tab
         T = float(s.time)
         dt = np.maximum(T - tab.t, 0.0)
-        xc = combined_mean(tab.xm, tab.mu)
-        pos = xc[:, :2] + xc[:, 2:] * dt[:, None]
+        pos = tab.xc[:, :2] + tab.xc[:, 2:] * dt[:, None]
         covered = np.zeros(tab.n, bool)
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if s.sensor_type == SensorType.RADAR and spec is not None:
@@ -463,9 +464,10 @@ class SectorTracker:
             cand = np.arange(tab.n)
         elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
-            bound = position_variance_bound(tab.xm[rest], tab.Pm[rest], tab.mu[rest], dt[rest], float(self._q.max()))
+            bound = position_variance_bound(tab.moments[rest], dt[rest], float(self._q.max()))
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
-            cand = np.union1d(np.arange(tab.n)[rest][near], cand)
+            near = np.arange(tab.n)[rest][near]
+            cand = np.union1d(near, cand) if cand.size else near
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
         ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
@@ -484,7 +486,10 @@ class SectorTracker:
         xm, Pm, mu, r = tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows]
         dt = T - tab.t[rows]
         go = dt > 0.0
-        if go.any():
+        if go.all():  # the usual case: no masked copies
+            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau)
+            r *= np.exp(-dt / self.config.survival_tau_s)
+        elif go.any():
             xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau)
             r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
         return xm, Pm, mu, r
@@ -508,7 +513,7 @@ class SectorTracker:
         # the pairs this step looked at start again unless they passed (counted above)
         shadow = np.flatnonzero(tab.dup_of)
         if shadow.size:
-            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected])]
+            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected], kind="table")]
             tab.dup_of[seen] = 0
             tab.dup_n[seen] = 0
         tab.dup_of[drop] = tab.ids[keep]
@@ -516,8 +521,9 @@ class SectorTracker:
         ripe = n_new >= self.config.merge_steps
         keep, drop, k_box, d_box = keep[ripe], drop[ripe], k_box[ripe], d_box[ripe]
         if drop.size == 0:
-            return TrackTable.empty(self._modes)
+            return self._none_ended
         tab.xm[keep], tab.Pm[keep], tab.mu[keep], tab.r[keep] = xm[k_box], Pm[k_box], mu[k_box], r[k_box]
+        tab.refresh(keep)
         tab.t[keep] = T
         self.counters["merged"] += int(drop.size)
         tab.sensors[keep] |= tab.sensors[drop]
@@ -531,7 +537,7 @@ class SectorTracker:
 
     def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
         if not rows.any():
-            return TrackTable.empty(self._modes)
+            return self._none_ended
         gone = self.tab.select(np.flatnonzero(rows))
         self.tab = self.tab.select(np.flatnonzero(~rows))
         when = float(self.t) if self.t is not None else 0.0
