@@ -52,6 +52,7 @@ from fusion.types import (
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_DEPTH = 32
+_DEPTH_PREFIX_BYTES = 16 * 1024  # nesting is checked on this prefix first
 EXCERPT_CHARS = 200
 
 #: A message time may be at most this far after its receipt (sensor clock ahead) ...
@@ -196,12 +197,12 @@ def _parse(topic: str, payload: bytes, recv_time: float, site: Site, topics: Top
         raise _Reject("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
     # Fewer opening brackets than the limit cannot nest deeper than it (a C-speed count).
     # A prefix's depth is a lower bound of the whole's, so a flood of '[[[[...' is
-    # refused after scanning 4 KiB, not 256 KiB.
+    # refused after scanning 16 KiB, not 256 KiB (and a 50-detection message, ~5 KiB, is scanned once).
     opened = payload.count(b"[") + payload.count(b"{")
     depth = 0
     if opened > MAX_DEPTH:
-        depth = nesting_depth(payload[:4096])
-        if depth <= MAX_DEPTH and len(payload) > 4096:
+        depth = nesting_depth(payload[:_DEPTH_PREFIX_BYTES])
+        if depth <= MAX_DEPTH and len(payload) > _DEPTH_PREFIX_BYTES:
             depth = nesting_depth(payload)
     if depth > MAX_DEPTH:
         raise _Reject("too_deep", f"nesting depth {depth} exceeds {MAX_DEPTH}")
