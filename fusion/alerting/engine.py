@@ -44,7 +44,7 @@ import numpy as np
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import Measured, border_features, track_table
-from fusion.alerting.grouping import group_labels, reachable
+from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
 from fusion.alerting.position_cache import PositionCache
@@ -231,8 +231,9 @@ class AlertEngine:
         """Evaluation context over the groups of the ``focus`` tracks and of these open ``alerts``."""
         cfg = self.config
         xy, v, alive = self._positions.at(now)
-        slots, scope = self._focus_slots(focus, alerts, xy, v, alive)
-        group = group_labels(xy[slots], v[slots], cfg.group_distance_m, cfg.group_speed_diff_mps)
+        search = GroupSearch(xy, v, alive, cfg.group_distance_m, cfg.group_speed_diff_mps)
+        scope = self._focus_slots(focus, alerts, search)
+        slots, group = search.reached, search.labels()
         ids = self._positions.ids(slots)
         table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
@@ -274,15 +275,13 @@ class AlertEngine:
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
                              side, near_since, alert_scope=scope)
 
-    def _focus_slots(self, focus: list[str], alerts: list[str], xy: np.ndarray, v: np.ndarray, alive: np.ndarray
-                     ) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Slots of a call and the open alerts it covers (in id order).
+    def _focus_slots(self, focus: list[str], alerts: list[str], search: GroupSearch) -> tuple[str, ...]:
+        """Grow ``search`` to the slots of a call; return the open alerts it covers (in id order).
 
         The groups of the focus tracks and of the given alerts' tracks, closed under open
         alerts: an alert holding a track of those groups brings its other tracks' groups
         in too (its tracks may have drifted apart), until nothing new comes in.
         """
-        cfg = self.config
         alerts_of: dict[str, list[str]] = {}
         for aid, alert in self.alerts.items():
             for tid in alert.track_ids:
@@ -290,15 +289,13 @@ class AlertEngine:
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
         while True:
-            slots = np.flatnonzero(reachable(xy, v, alive, self._positions.slots(sorted(seeds)), cfg.group_distance_m,
-                                             cfg.group_speed_diff_mps))
-            ids = self._positions.ids(slots)
+            search.grow(self._positions.slots(sorted(seeds)))
+            ids = self._positions.ids(search.reached)
             new = {aid for tid in ids for aid in alerts_of.get(tid, ())} - scope
             scope |= new
-            more = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - set(ids)
-            if not more:
-                return slots, tuple(sorted(scope))
-            seeds |= more
+            seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - set(ids)
+            if not seeds:
+                return tuple(sorted(scope))
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""
