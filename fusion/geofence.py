@@ -97,6 +97,17 @@ class Geofence:
         seg = np.clip(np.searchsorted(self._cum_len, along, side="right") - 1, 0, len(self._seg_normal) - 1)
         return shapely.get_coordinates(shapely.line_interpolate_point(self.line, along)), self._seg_normal[seg]
 
+    def measure(self, xy: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(signed distance (n,), nearest border point (n, 2), normal (n, 2)): ``signed_distance`` and
+        ``project`` in one pass over the same shapely points (built once: it is most of the cost for a few points)."""
+        xy = np.atleast_2d(np.asarray(xy, dtype=float))
+        pts = shapely.points(xy)
+        d = shapely.distance(self.line, pts)
+        along = shapely.line_locate_point(self.line, pts)
+        seg = np.clip(np.searchsorted(self._cum_len, along, side="right") - 1, 0, len(self._seg_normal) - 1)
+        on_line = shapely.get_coordinates(shapely.line_interpolate_point(self.line, along))
+        return np.where(self.on_protected_side(xy), d, -d), on_line, self._seg_normal[seg]
+
     def normal_at(self, xy: FloatArray) -> FloatArray:
         """Unit normal (n, 2) of the border segment nearest each point, pointing into the protected side.
 

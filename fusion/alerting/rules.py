@@ -75,7 +75,8 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
     if rows.size == 0:
         return []
     rows = rows[np.argsort(labels[rows], kind="stable")]  # by label, rows ascending within each
-    out = np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
+    cuts = [0, *(np.flatnonzero(np.diff(labels[rows])) + 1).tolist(), rows.size]
+    out = [rows[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
     out.sort(key=lambda g: int(g[0]))
     return out
 
@@ -139,8 +140,14 @@ def _open_alerts(eng: "AlertEngine", ctx: Context, kinds: tuple[str, ...], zone_
 
 
 def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
-    """Rows of tracks held by an open crossing-family alert (one set, not a scan of the alerts per track)."""
-    held = {tid for a in eng.alerts.values() if a.kind in CROSSING_FAMILY for tid in a.track_ids}
+    """Rows of tracks held by an open crossing-family alert (one set, not a scan of the alerts per track).
+
+    An alert holding a track of the context is in its scope (``AlertEngine._focus_slots``) or was
+    opened during this call, so only those are read, not every open alert of the sector.
+    """
+    ids = eng.alerts if ctx.alert_scope is None else (*ctx.alert_scope, *eng.opened)
+    held = {tid for aid in ids if (a := eng.alerts.get(aid)) is not None and a.kind in CROSSING_FAMILY
+            for tid in a.track_ids}
     return np.array([tid in held for tid in ctx.table.ids], dtype=bool)
 
 
@@ -266,10 +273,10 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
     starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-    crossed_at = np.array([_nan(eng.memory[k].crossed_at) for k in t.ids], dtype=float)
-    recent = (side > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
+    crossed_at = np.array([_nan(eng.memory[t.ids[i]].crossed_at) for i in flat.tolist()], dtype=float)
+    recent = (side[flat] > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
-    could |= np.logical_or.reduceat(recent[flat], starts)
+    could |= np.logical_or.reduceat(recent, starts)
     if cfg.alert_outbound_crossings and flips:
         out_rows = np.array([flips.get(k, ("",))[0] == "out" for k in t.ids], dtype=bool)
         could |= np.logical_or.reduceat(out_rows[flat], starts)
