@@ -72,6 +72,7 @@ class Geofence:
         self.zones: list[ZoneShape] = [_zone_shape(site, z, self.line) for z in site.zones]
         for z in self.zones:
             shapely.prepare(z.polygon)
+        self._zone_polys = np.array([z.polygon for z in self.zones], dtype=object)  # (z,) for broadcast queries
         ports = [z.polygon for z in self.zones if z.kind == "port_of_entry"]
         self.ports = shapely.union_all(ports) if ports else None
         if self.ports is not None:
@@ -143,16 +144,14 @@ class Geofence:
         pts = shapely.points(xy)
         if not self.zones:
             return np.zeros((xy.shape[0], 0))
-        polys = np.array([z.polygon for z in self.zones], dtype=object)
-        return shapely.distance(polys[None, :], pts[:, None])
+        return shapely.distance(self._zone_polys[None, :], pts[:, None])
 
     def zone_contains(self, xy: FloatArray) -> NDArray[np.bool_]:
         """(n, z) True where point n is inside zone z."""
         xy = np.atleast_2d(np.asarray(xy, dtype=float))
         if not self.zones:
             return np.zeros((xy.shape[0], 0), dtype=bool)
-        polys = np.array([z.polygon for z in self.zones], dtype=object)
-        return shapely.contains_xy(polys[None, :], xy[:, 0:1], xy[:, 1:2])
+        return shapely.contains_xy(self._zone_polys[None, :], xy[:, 0:1], xy[:, 1:2])
 
 
 def densify_lonlat(lonlat: FloatArray, max_step_deg: float = DENSIFY_STEP_DEG) -> FloatArray:
