@@ -136,9 +136,11 @@ class BorderFeatures:
         q = np.asarray(probs, dtype=float)[None, :]  # (1, J): all levels in one pass
         hit = p[:, None, :] >= q[:, :, None]  # (k, J, T)
         first = np.argmax(hit, axis=2)  # (k, J)
-        ok = np.take_along_axis(hit, first[:, :, None], axis=2)[:, :, 0]
+        row = np.arange(len(rows))[:, None]
+        p1 = p[row, first]
+        ok = p1 >= q  # hit[row, level, first]
         k = np.maximum(first - 1, 0)  # interpolate between the grid points around the first hit
-        p0, p1 = np.take_along_axis(p, k, axis=1), np.take_along_axis(p, first, axis=1)
+        p0 = p[row, k]
         frac = np.where(p1 > p0, (q - p0) / np.where(p1 > p0, p1 - p0, 1.0), 0.0)
         return np.where(ok, t[k] + np.clip(frac, 0.0, 1.0) * (t[first] - t[k]), np.inf)
 
