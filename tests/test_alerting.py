@@ -244,23 +244,34 @@ def test_group_shares_one_alert_and_counts_heads() -> None:
     assert len([a for a in out if a.state == "new"]) == 2
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 40), st.integers(0, 2**31 - 1))
-def test_property_group_labels_are_the_connected_components(n: int, seed: int) -> None:
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 2**31 - 1), st.booleans())
+def test_property_group_search_gives_the_connected_components_over_all_live_rows(n: int, seed: int, snap: bool) -> None:
+    """GroupSearch from some seeds (in two calls) reaches exactly the seeds' connected components of the
+    link graph over all live rows, and numbers them in order of first row. ``snap``: positions on a 30 m
+    lattice, so pairs sit exactly on cell edges and exactly at the link distance."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from fusion.alerting.grouping import group_labels
+    from fusion.alerting.grouping import GroupSearch
 
     rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 400, (n, 2))
+    xy = rng.uniform(-300, 300, (n, 2))
+    if snap:
+        xy = 30.0 * np.round(xy / 30.0)
     v = rng.normal(0, 0.6, (n, 2))
-    labels = group_labels(xy, v, 60.0, 0.8)
+    alive = rng.random(n) > 0.2
+    live = np.flatnonzero(alive)
+    seeds = live[rng.random(live.size) < 0.3]
+    search = GroupSearch(xy, v, alive, 60.0, 0.8)
+    search.grow(seeds[: seeds.size // 2])
+    search.grow(seeds[seeds.size // 2:])
     adj = (np.linalg.norm(xy[:, None] - xy[None], axis=-1) < 60.0) & (np.linalg.norm(v[:, None] - v[None], axis=-1) < 0.8)
-    _, ref = connected_components(csr_matrix(adj), directed=False)
-    same = labels[:, None] == labels[None, :]
-    assert np.array_equal(same, ref[:, None] == ref[None, :])
-    assert list(dict.fromkeys(labels.tolist())) == sorted(set(labels.tolist())), "numbered in order of first row"
+    _, comp = connected_components(csr_matrix(adj[np.ix_(live, live)]), directed=False)
+    want = live[np.isin(comp, comp[np.searchsorted(live, seeds)])]
+    assert np.array_equal(search.reached, want)
+    first = list(dict.fromkeys(comp[np.searchsorted(live, want)].tolist()))  # components by first reached row
+    assert search.labels().tolist() == [first.index(c) for c in comp[np.searchsorted(live, want)].tolist()]
 
 
 def test_merging_groups_keep_the_older_alert() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.alerting import AlertEngine
-from fusion.alerting.grouping import group_labels, reachable
+from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.position_cache import PositionCache
 from tests.test_alerting import SCAN_S, SITE, T0, report
 
@@ -100,20 +100,23 @@ def test_position_cache_matches_a_dict_of_reports(ops: list[tuple[str, str, floa
     assert cache.ids(cache.slots(sorted(truth))) == sorted(truth)
 
 
-def test_reachable_rows_give_the_same_groups_as_all_rows() -> None:
+def test_group_search_finds_the_seeds_groups_among_many_rows() -> None:
+    """A crowd of 400 with dead rows: the search reaches the seeds' groups (beyond the seeds) and no others."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 2000, (400, 2))
     v = rng.choice([-1.0, 1.0], (400, 1)) * np.array([[1.2, 0.0]]) + rng.normal(0, 0.2, (400, 2))
     alive = rng.random(400) > 0.1
     live = np.flatnonzero(alive)
-    full = group_labels(xy[live], v[live], 60.0, 0.8)
+    adj = (np.linalg.norm(xy[live, None] - xy[None, live], axis=-1) < 60.0) & (np.linalg.norm(v[live, None] - v[None, live], axis=-1) < 0.8)
+    _, comp = connected_components(csr_matrix(adj), directed=False)
     seeds = live[[3, 50, 51, 200]]
-    got = reachable(xy, v, alive, seeds, 60.0, 0.8)
-    want = np.zeros(400, bool)
-    seed_labels = full[np.searchsorted(live, seeds)]
-    want[live[np.isin(full, seed_labels)]] = True
-    assert np.array_equal(got, want)
-    assert got.sum() > seeds.size  # the seeds have neighbours: the search went somewhere
+    search = GroupSearch(xy, v, alive, 60.0, 0.8)
+    search.grow(seeds)
+    assert np.array_equal(search.reached, live[np.isin(comp, comp[[3, 50, 51, 200]])])
+    assert search.reached.size > seeds.size  # the seeds have neighbours: the search went somewhere
 
 
 def test_eta_range_brackets_the_eta_and_narrows_as_the_velocity_is_known() -> None:

@@ -44,7 +44,7 @@ import numpy as np
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import Measured, border_features, track_table
-from fusion.alerting.grouping import group_labels, reachable
+from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
 from fusion.alerting.position_cache import PositionCache
@@ -72,6 +72,7 @@ class AlertEngine:
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
+        self.opened: list[str] = []  # alerts opened since this on_tracks call began (with the scope: see rules._in_situation)
         self._positions = PositionCache()  # every cached track's state as arrays, for grouping
         self._labellers = frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE)  # sensors that name classes
 
@@ -84,6 +85,7 @@ class AlertEngine:
         changed (see the module doc). The caller sweeps regularly (the pipeline: each second).
         """
         self.now = now
+        self.opened = []
         events = self._remember(reports)
         deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
         focus = [r.track_id for r in reports if r.status != TrackStatus.DELETED]
@@ -188,17 +190,17 @@ class AlertEngine:
         for r in reports:
             if r.status == TrackStatus.DELETED:
                 self._forget(r.track_id)
+        self.tracks.update((r.track_id, r) for r in live)
         for r in live:
-            self.tracks[r.track_id] = r
-            self.memory.setdefault(r.track_id, TrackMemory())
+            if r.track_id not in self.memory:
+                self.memory[r.track_id] = TrackMemory()
         self._positions.put(live)
         fresh = [r for r in live if r.updated]
         self._measured = None
         if not fresh:
             return {}
         xy = np.array([r.x for r in fresh], dtype=float)[:, :2]
-        d = self.fence.signed_distance(xy)
-        on_line, n = self.fence.project(xy)
+        d, on_line, n = self.fence.measure(xy)
         self._measured = Measured([r.track_id for r in fresh], xy, d, on_line, n)
         var_d = np.einsum("ni,nij,nj->n", n, np.array([r.P for r in fresh], dtype=float)[:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
@@ -206,18 +208,20 @@ class AlertEngine:
         flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
         grown: list[TrackMemory] = []
         keep_s = max(cfg.straightness_window_s, cfg.loiter_time_s)
-        for i, r in enumerate(fresh):
+        # Python floats once for the whole batch: indexing numpy arrays per track costs more than the work.
+        for r, d_i, m_i, xy_i, port_i, line_i in zip(fresh, d.tolist(), margin.tolist(), xy.tolist(), in_port.tolist(),
+                                                     on_line.tolist()):
             mem = self.memory[r.track_id]
-            flip = mem.observe_side(float(d[i]), float(margin[i]), cfg.crossing_confirm_updates)
+            flip = mem.observe_side(d_i, m_i, cfg.crossing_confirm_updates)
             if flip is not None:
-                point = (float(on_line[i, 0]), float(on_line[i, 1]))
+                point = (line_i[0], line_i[1])
                 if flip == "into":
                     mem.crossed_at, mem.crossed_xy = r.time, point
                 flips[r.track_id] = (flip, r.time, point)
-            mem.observe_dwell(r.time, float(d[i]), cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
-            if mem.extend_path(r.time, xy[i], keep_s):
+            mem.observe_dwell(r.time, d_i, cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
+            if mem.extend_path(r.time, xy_i, keep_s):
                 grown.append(mem)
-            mem.via_port |= bool(in_port[i])
+            mem.via_port |= port_i
         refresh_motion(grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
         return flips
 
@@ -231,10 +235,13 @@ class AlertEngine:
         """Evaluation context over the groups of the ``focus`` tracks and of these open ``alerts``."""
         cfg = self.config
         xy, v, alive = self._positions.at(now)
-        slots, scope = self._focus_slots(focus, alerts, xy, v, alive)
-        group = group_labels(xy[slots], v[slots], cfg.group_distance_m, cfg.group_speed_diff_mps)
+        search = GroupSearch(xy, v, alive, cfg.group_distance_m, cfg.group_speed_diff_mps)
+        scope = self._focus_slots(focus, alerts, search)
+        slots, group = search.reached, search.labels()
         ids = self._positions.ids(slots)
-        table = track_table([self.tracks[k] for k in ids], now, cfg.animal_prob)
+        reports = [self.tracks[k] for k in ids]
+        mems = [self.memory[k] for k in ids]
+        table = track_table(reports, now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
         threshold = np.full(table.size, cfg.min_existence)
@@ -245,63 +252,56 @@ class AlertEngine:
         animal = table.class_idx == CLASSES.index("animal")
         # Labelled: a sensor that names classes (a drone camera) has seen it, and the label is confident. The
         # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
-        looked = np.array([not self._labellers.isdisjoint(self.tracks[k].sensors) for k in ids], dtype=bool)
+        looked = np.array([not self._labellers.isdisjoint(r.sensors) for r in reports], dtype=bool)
         labelled = looked & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
                              >= cfg.label_prob)
-        motion = [self.memory[k].moving for k in ids]
+        motion = [m.moving for m in mems]
         # Metres made towards (and into) the protected side since the track was first seen.
-        progress = feats.d - np.array([self.memory[k].deepest_out_m for k in ids])
+        progress = feats.d - np.array([m.deepest_out_m for m in mems])
         purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
                                for m in motion], dtype=bool) & ~(progress < cfg.approach_min_m)
-        via_port = np.array([self.memory[k].via_port for k in ids], dtype=bool)
+        via_port = np.array([m.via_port for m in mems], dtype=bool)
         # An unlabelled track raises crossing kinds on its motion only while its class evidence (prior, speed, echo
         # size) makes a person or vehicle clearly likelier than an animal; a coin flip waits for more scans.
         pc = table.class_probs
         person_or_vehicle = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")]
         plausible = person_or_vehicle >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
-        loitered = np.array([self.memory[k].loitered for k in ids], dtype=bool)
+        loitered = np.array([m.loitered for m in mems], dtype=bool)
         threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
         labels = np.where(eligible, group, -1)
         # Settled: near the line for loiter_time_s, the whole dwell within loiter_radius_m of one spot (a grazing
         # animal moves on, a walker passes), after walking up from loiter_approach_m or more (an animal that grazes
         # along the line never left it).
-        near_since = np.array([np.nan if self.memory[k].near_since is None else self.memory[k].near_since for k in ids])
+        near_since = np.array([np.nan if m.near_since is None else m.near_since for m in mems])
         settled = (now - near_since >= cfg.loiter_time_s) & np.array(
-            [self.memory[k].spread_m <= cfg.loiter_radius_m and self.memory[k].farthest_m >= cfg.loiter_approach_m
-             for k in ids], dtype=bool)
-        side = np.array([self.memory[k].side for k in ids], dtype=np.int64)
+            [m.spread_m <= cfg.loiter_radius_m and m.farthest_m >= cfg.loiter_approach_m for m in mems], dtype=bool)
+        side = np.array([m.side for m in mems], dtype=np.int64)
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
                              side, near_since, alert_scope=scope)
 
-    def _focus_slots(self, focus: list[str], alerts: list[str], xy: np.ndarray, v: np.ndarray, alive: np.ndarray
-                     ) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Slots of a call and the open alerts it covers (in id order).
+    def _focus_slots(self, focus: list[str], alerts: list[str], search: GroupSearch) -> tuple[str, ...]:
+        """Grow ``search`` to the slots of a call; return the open alerts it covers (in id order).
 
         The groups of the focus tracks and of the given alerts' tracks, closed under open
         alerts: an alert holding a track of those groups brings its other tracks' groups
         in too (its tracks may have drifted apart), until nothing new comes in.
         """
-        cfg = self.config
-        alerts_of: dict[str, list[str]] = {}
-        for aid, alert in self.alerts.items():
-            for tid in alert.track_ids:
-                alerts_of.setdefault(tid, []).append(aid)
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
         while True:
-            slots = np.flatnonzero(reachable(xy, v, alive, self._positions.slots(sorted(seeds)), cfg.group_distance_m,
-                                             cfg.group_speed_diff_mps))
-            ids = self._positions.ids(slots)
-            new = {aid for tid in ids for aid in alerts_of.get(tid, ())} - scope
+            search.grow(self._positions.slots(sorted(seeds)))
+            ids = set(self._positions.ids(search.reached))
+            new = {aid for aid, a in self.alerts.items() if aid not in scope and not ids.isdisjoint(a.track_ids)}
             scope |= new
-            more = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - set(ids)
-            if not more:
-                return slots, tuple(sorted(scope))
-            seeds |= more
+            seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - ids
+            if not seeds:
+                return tuple(sorted(scope))
 
     def _drop_deleted(self, now: float, deleted: set[str]) -> list[AlertReport]:
         """Remove ended tracks from alerts; an alert left with no track ends (narcotics: keeps its place)."""
+        if not deleted:
+            return []
         out = []
         for aid in sorted(self.alerts):
             alert = self.alerts[aid]
@@ -325,6 +325,7 @@ class AlertEngine:
         self._n += 1
         alert = Alert(id=f"A-{self.sector}-{self._n:06d}", kind=kind, opened=now, track_ids=track_ids, time=now)
         self.alerts[alert.id] = alert
+        self.opened.append(alert.id)
         return alert
 
     def _emit(self, alert: Alert, state: str) -> AlertReport:

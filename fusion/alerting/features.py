@@ -130,19 +130,19 @@ class BorderFeatures:
         about 2 m/s after 10 s of radar): its point ETA -d0 / v_n can be off by a
         factor of two, and the range says so. inf: not reached within ``t_max_s``.
         """
-        t = np.linspace(0.0, t_max_s, steps + 1)[None, :]  # (1, T)
+        t = np.linspace(0.0, t_max_s, steps + 1)  # (T,)
         p = p_across(self.d[rows, None], self.v_n[rows, None], self.var_d[rows, None], self.cov_dv[rows, None],
-                     self.var_v[rows, None], accel_psd, t)  # (k, T)
-        out = np.full((len(rows), len(probs)), np.inf)
-        for j, q in enumerate(probs):
-            hit = p >= q
-            first = np.argmax(hit, axis=1)
-            ok = hit[np.arange(len(rows)), first]
-            k = np.maximum(first - 1, 0)  # interpolate between the grid points around the first hit
-            p0, p1 = p[np.arange(len(rows)), k], p[np.arange(len(rows)), first]
-            frac = np.where(p1 > p0, (q - p0) / np.where(p1 > p0, p1 - p0, 1.0), 0.0)
-            out[ok, j] = (t[0, k] + np.clip(frac, 0.0, 1.0) * (t[0, first] - t[0, k]))[ok]
-        return out
+                     self.var_v[rows, None], accel_psd, t[None, :])  # (k, T)
+        q = np.asarray(probs, dtype=float)[None, :]  # (1, J): all levels in one pass
+        hit = p[:, None, :] >= q[:, :, None]  # (k, J, T)
+        first = np.argmax(hit, axis=2)  # (k, J)
+        row = np.arange(len(rows))[:, None]
+        p1 = p[row, first]
+        ok = p1 >= q  # hit[row, level, first]
+        k = np.maximum(first - 1, 0)  # interpolate between the grid points around the first hit
+        p0 = p[row, k]
+        frac = np.where(p1 > p0, (q - p0) / np.where(p1 > p0, p1 - p0, 1.0), 0.0)
+        return np.where(ok, t[k] + np.clip(frac, 0.0, 1.0) * (t[first] - t[k]), np.inf)
 
     def crossing_xy(self, fence: Geofence, rows: NDArray[np.int64]) -> FloatArray:
         """Predicted crossing point (k, 2) of the given rows: the border point nearest ``ahead``.
@@ -184,9 +184,7 @@ def measure(fence: Geofence, t: TrackTable, known: Measured | None) -> tuple[Flo
             d[rows], on_line[rows], n[rows] = known.d[src], known.on_line[src], known.normal[src]
             todo[rows] = False
     if todo.any():
-        xy = t.xy[todo]
-        d[todo] = fence.signed_distance(xy)
-        on_line[todo], n[todo] = fence.project(xy)
+        d[todo], on_line[todo], n[todo] = fence.measure(t.xy[todo])
     return d, on_line, n
 
 

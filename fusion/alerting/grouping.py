@@ -3,71 +3,122 @@
 Two tracks are linked when they are within ``distance_m`` of each other and their
 velocities differ by less than ``speed_diff_mps``; groups are the connected
 components of that graph (a column of walkers 40 m apart is one group even if its
-ends are 200 m apart). Close pairs come from a KD-tree (cost ~ n log n plus the close
-pairs, not n x n: a sector can hold a thousand tracks); components from scipy.
+ends are 200 m apart).
+
+A call needs only the groups of a few tracks among thousands (``AlertEngine``), so
+``GroupSearch`` grows them from seed tracks by a breadth-first search: close pairs
+come from a grid of square cells of side ``distance_m`` (a linked pair lies in the
+same or adjacent cells), built by one sort of the live tracks' cell keys; the cost
+is that sort plus the groups' own size, instead of a KD-tree build over every live
+track. The links met on the way are exactly the groups' edges (every reached track
+is expanded once), so the components come from them with no second search.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
-#: Relative slack on the KD-tree radius so its own rounding never drops a pair the exact test keeps.
-_RADIUS_SLACK = 1e-9
+IntArray = NDArray[np.int64]
+
+#: Relative slack on the cell side so rounding never puts a linked pair two cells apart
+#: (coordinates are < 1e6 m, so x / side is off by < 1e-10 cells).
+_CELL_SLACK = 1e-9
 
 
-def _linked(xy: NDArray[np.float64], v: NDArray[np.float64], i: NDArray[np.int64], j: NDArray[np.int64],
+def _linked(xy: NDArray[np.float64], v: NDArray[np.float64], i: IntArray, j: IntArray,
             distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
-    """The link test of the module doc for row pairs (i, j): close and moving alike."""
-    return (np.linalg.norm(xy[i] - xy[j], axis=-1) < distance_m) & (np.linalg.norm(v[i] - v[j], axis=-1) < speed_diff_mps)
+    """The link test of the module doc for row pairs (i, j): close and moving alike.
 
-
-def group_labels(xy: NDArray[np.float64], v: NDArray[np.float64], distance_m: float, speed_diff_mps: float) -> NDArray[np.int64]:
-    """Group label per row; labels are numbered in order of each group's first row."""
-    n = xy.shape[0]
-    if n <= 1:
-        return np.zeros(n, dtype=np.int64)
-    pairs = cKDTree(xy).query_pairs(distance_m * (1.0 + _RADIUS_SLACK), output_type="ndarray")
-    i, j = pairs[:, 0], pairs[:, 1]
-    # The exact link test of the definition, on the candidate pairs only.
-    keep = _linked(xy, v, i, j, distance_m, speed_diff_mps)
-    adj = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (i[keep], j[keep])), shape=(n, n))
-    # connected_components labels components in order of their lowest row.
-    _, labels = connected_components(adj.tocsr(), directed=False)
-    return labels.astype(np.int64)
-
-
-def reachable(xy: NDArray[np.float64], v: NDArray[np.float64], alive: NDArray[np.bool_], seeds: NDArray[np.int64],
-              distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
-    """Rows linked to a seed row by a chain of links (the same link test as ``group_labels``).
-
-    The union of the seeds' groups, found by a breadth-first search over a KD-tree of
-    the ``alive`` rows: the cost is a tree build plus the groups' own size, instead of
-    every close pair of a sector with thousands of tracks. ``group_labels`` over the
-    rows found gives exactly the groups it gives over all rows.
+    Norms as ``np.linalg.norm(axis=-1)`` computes them (sqrt of the reduced squares), without its call overhead.
     """
-    reached = np.zeros(alive.size, dtype=bool)
-    live = np.flatnonzero(alive)
-    if seeds.size == 0 or live.size == 0:
-        return reached
-    tree = cKDTree(xy[live])
-    reached[seeds] = True
-    frontier = np.unique(seeds)
-    while frontier.size:
-        hits = tree.query_ball_point(xy[frontier], distance_m * (1.0 + _RADIUS_SLACK), return_sorted=False)
-        lens = np.fromiter(map(len, hits), dtype=np.int64, count=frontier.size)
-        src = np.repeat(frontier, lens)
-        dst = live[np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(lens.sum()))]
-        link = _linked(xy, v, src, dst, distance_m, speed_diff_mps)
-        frontier = np.unique(dst[link & ~reached[dst]])
-        reached[frontier] = True
-    return reached
+    dxy, dv = xy[i] - xy[j], v[i] - v[j]
+    return (np.sqrt(np.add.reduce(dxy * dxy, axis=-1)) < distance_m) & (np.sqrt(np.add.reduce(dv * dv, axis=-1)) < speed_diff_mps)
+
+
+class GroupSearch:
+    """The groups of chosen rows among the ``alive`` rows of (xy, v), grown on demand.
+
+    ``grow(seeds)`` adds the seeds' groups to ``reached`` (it may be called again with
+    more seeds); ``labels()`` numbers the groups of the reached rows in order of each
+    group's first row, as connected components over all alive rows would.
+    """
+
+    def __init__(self, xy: NDArray[np.float64], v: NDArray[np.float64], alive: NDArray[np.bool_],
+                 distance_m: float, speed_diff_mps: float) -> None:
+        self._xy, self._v = xy, v
+        self._distance_m, self._speed_diff_mps = distance_m, speed_diff_mps
+        self._reached = np.zeros(alive.size, dtype=bool)
+        self._src: list[IntArray] = []  # links found, both directions (src, dst rows)
+        self._dst: list[IntArray] = []
+        # Cell (i, j) of a row has key i * width + j - lo_y, with a free cell row below and above the
+        # occupied ones, so the 9 cells around a row have keys key + dx * width + dy, never aliased.
+        live = np.flatnonzero(alive)
+        cell = np.floor(xy[live] / (distance_m * (1.0 + _CELL_SLACK))).astype(np.int64)
+        lo_y = int(cell[:, 1].min(initial=0)) - 1
+        width = int(cell[:, 1].max(initial=0)) - lo_y + 2
+        self._key = np.full(alive.size, -1, dtype=np.int64)  # per row; -1: not alive
+        self._key[live] = cell[:, 0] * width + (cell[:, 1] - lo_y)
+        self._rows = live[np.argsort(self._key[live])]  # alive rows by cell key
+        self._sorted = self._key[self._rows]
+        self._around = np.array([dx * width + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+
+    @property
+    def reached(self) -> IntArray:
+        """Rows reached so far, ascending."""
+        return np.flatnonzero(self._reached)
+
+    def grow(self, seeds: IntArray) -> None:
+        """Add the groups of these (alive) rows."""
+        frontier = self._take(seeds)
+        while frontier.size:
+            near = (self._key[frontier][:, None] + self._around[None, :]).ravel()
+            lo = np.searchsorted(self._sorted, near, side="left")
+            n = np.searchsorted(self._sorted, near, side="right") - lo
+            total = int(n.sum())
+            # Rows of every neighbouring cell, flattened: position k of cell c reads _rows[lo[c] + k].
+            start = np.cumsum(n) - n
+            dst = self._rows[np.repeat(lo - start, n) + np.arange(total)]
+            src = np.repeat(np.repeat(frontier, self._around.size), n)
+            link = _linked(self._xy, self._v, src, dst, self._distance_m, self._speed_diff_mps)
+            self._src.append(src[link])
+            self._dst.append(dst[link])
+            frontier = self._take(dst[link])
+
+    def labels(self) -> IntArray:
+        """Group label per reached row (ascending rows), numbered in order of each group's first row.
+
+        Each row takes the lowest row it links to, then follows those pointers to their
+        end (pointer jumping), until nothing changes: every row then holds the lowest row
+        of its component.
+        """
+        rows = self.reached
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        src = np.searchsorted(rows, np.concatenate(self._src))
+        dst = np.searchsorted(rows, np.concatenate(self._dst))
+        index = np.arange(rows.size)
+        low = index
+        while True:
+            nxt = low.copy()
+            np.minimum.at(nxt, src, low[dst])
+            nxt = nxt[nxt]
+            while (nxt != nxt[nxt]).any():
+                nxt = nxt[nxt]
+            if (nxt == low).all():
+                first = low == index  # the lowest row of each group; its rank is the group's label
+                return (np.cumsum(first) - 1)[low]
+            low = nxt
+
+    def _take(self, rows: IntArray) -> IntArray:
+        """The rows not reached yet among ``rows`` (ascending, once each); marks them reached."""
+        new = np.zeros(self._reached.size, dtype=bool)
+        new[rows] = True
+        new &= ~self._reached
+        self._reached |= new
+        return np.flatnonzero(new)
 
 
 def match_groups(groups: list[frozenset[str]], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:

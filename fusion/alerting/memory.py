@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,7 +66,7 @@ class TrackMemory:
         elif abs_d > near_m + exit_m:
             self.near_since = None
 
-    def extend_path(self, t: float, xy: np.ndarray, keep_s: float, step_s: float = PATH_STEP_S) -> bool:
+    def extend_path(self, t: float, xy: Sequence[float], keep_s: float, step_s: float = PATH_STEP_S) -> bool:
         """Keep a point every ``step_s`` seconds for ``keep_s`` (a smoothed, cheap history).
 
         Returns True when a point was kept: the motion figures are then stale and

@@ -75,9 +75,16 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
     if rows.size == 0:
         return []
     rows = rows[np.argsort(labels[rows], kind="stable")]  # by label, rows ascending within each
-    out = np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
+    cuts = [0, *(np.flatnonzero(np.diff(labels[rows])) + 1).tolist(), rows.size]
+    out = [rows[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
     out.sort(key=lambda g: int(g[0]))
     return out
+
+
+def _id_sets(t: TrackTable, groups: list[NDArray[np.int64]]) -> list[frozenset[str]]:
+    """Track ids of each group."""
+    get = t.ids.__getitem__
+    return [frozenset(map(get, g.tolist())) for g in groups]
 
 
 def _group_class(ctx: Context, rows: NDArray[np.int64]) -> str:
@@ -93,11 +100,16 @@ def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
     return np.array([index[t] for t in track_ids if t in index], dtype=np.int64)
 
 
+def _mean_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Mean over the rows of ``a`` (k >= 1), as ``np.mean`` computes it (sum, then divide by the count) minus its wrapper."""
+    return a.sum(axis=0) / a.shape[0]
+
+
 def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64]) -> tuple[str, int]:
     """Fill position, tracks and common info from the group's rows; return (class, head count)."""
     t = ctx.table
     alert.track_ids = tuple(sorted(t.ids[i] for i in rows))
-    xy = t.xy[rows].mean(axis=0)
+    xy = _mean_rows(t.xy[rows])
     alert.enu = (float(xy[0]), float(xy[1]))
     alert.time = ctx.now
     cls = _group_class(ctx, rows)
@@ -139,8 +151,14 @@ def _open_alerts(eng: "AlertEngine", ctx: Context, kinds: tuple[str, ...], zone_
 
 
 def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
-    """Rows of tracks held by an open crossing-family alert (one set, not a scan of the alerts per track)."""
-    held = {tid for a in eng.alerts.values() if a.kind in CROSSING_FAMILY for tid in a.track_ids}
+    """Rows of tracks held by an open crossing-family alert (one set, not a scan of the alerts per track).
+
+    An alert holding a track of the context is in its scope (``AlertEngine._focus_slots``) or was
+    opened during this call, so only those are read, not every open alert of the sector.
+    """
+    ids = eng.alerts if ctx.alert_scope is None else (*ctx.alert_scope, *eng.opened)
+    held = {tid for aid in ids if (a := eng.alerts.get(aid)) is not None and a.kind in CROSSING_FAMILY
+            for tid in a.track_ids}
     return np.array([tid in held for tid in ctx.table.ids], dtype=bool)
 
 
@@ -156,7 +174,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     cfg, t, f = eng.config, ctx.table, ctx.feats
     allowed = ctx.eligible & ctx.threat & ~_dismissed(eng, ctx)
     groups = _groups(ctx, allowed)
-    owner, merged = match_groups([frozenset(t.ids[i] for i in g) for g in groups], _open_alerts(eng, ctx, CROSSING_FAMILY))
+    owner, merged = match_groups(_id_sets(t, groups), _open_alerts(eng, ctx, CROSSING_FAMILY))
     out = _end_merged(eng, ctx, merged, owner)
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
@@ -164,7 +182,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     # (loitering speaks for it until it moves off). One that turned out to be wildlife is predicted nothing.
     p = np.where(ctx.settled | ctx.animal, 0.0, f.p_cross)
     maybe = np.flatnonzero((p > 0.0) & (allowed | _in_situation(eng, ctx)))
-    if maybe.size:
+    if maybe.size and eng.fence.ports is not None:  # no port: nothing to test
         p[maybe[eng.fence.in_port(f.crossing_xy(eng.fence, maybe), cfg.port_margin_m)]] = 0.0
     margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * f.sigma_d)
     side = ctx.side
@@ -215,7 +233,7 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
                 alert.timer = alert.timer if alert.timer is not None else ctx.now
             else:
                 alert.timer = None
-            v = t.v[rows].mean(axis=0)
+            v = _mean_rows(t.v[rows])
             eta_txt = f", crossing in about {duration_words(alert.eta_s)}{_range_words(lo, hi)}" if alert.eta_s is not None else ""
             alert.summary = f"{who(cls, count)} heading {heading_word(v[0], v[1])}{eta_txt}"
         else:
@@ -266,10 +284,10 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
     starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-    crossed_at = np.array([_nan(eng.memory[k].crossed_at) for k in t.ids], dtype=float)
-    recent = (side > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
+    crossed_at = np.array([_nan(eng.memory[t.ids[i]].crossed_at) for i in flat.tolist()], dtype=float)
+    recent = (side[flat] > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
-    could |= np.logical_or.reduceat(recent[flat], starts)
+    could |= np.logical_or.reduceat(recent, starts)
     if cfg.alert_outbound_crossings and flips:
         out_rows = np.array([flips.get(k, ("",))[0] == "out" for k in t.ids], dtype=bool)
         could |= np.logical_or.reduceat(out_rows[flat], starts)
@@ -368,8 +386,7 @@ def _carry(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], ki
     merged into an older alert's, open one for each unowned group with a confirmed member,
     and describe each carried alert from its group. Returns the ``end`` reports and
     (alert, rows, is_new, class, head count) per carried group."""
-    owner, merged = match_groups([frozenset(ctx.table.ids[i] for i in g) for g in groups],
-                                 _open_alerts(eng, ctx, (kind,), zone_id))
+    owner, merged = match_groups(_id_sets(ctx.table, groups), _open_alerts(eng, ctx, (kind,), zone_id))
     ended = _end_merged(eng, ctx, merged, owner)
     held = []
     for g, rows in enumerate(groups):
@@ -448,7 +465,7 @@ def narcotics_expiry(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
             continue
         rows = _rows_of(ctx, alert.track_ids)
         if rows.size:
-            xy = ctx.table.xy[rows].mean(axis=0)
+            xy = _mean_rows(ctx.table.xy[rows])
             alert.enu = (float(xy[0]), float(xy[1]))
             alert.time = ctx.now
             out += _publish(eng, alert, False)
