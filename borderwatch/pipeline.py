@@ -85,6 +85,13 @@ class PipelineConfig:
     track_qos: int = 0
     #: Housekeeping period (s of receive clock): coasting, deletions, silence checks.
     housekeeping_period_s: float = 1.0
+    #: While scans keep arriving, housekeeping moves track time no further than the newest
+    #: observation seen: a service that has fallen behind (messages queued at the broker,
+    #: received seconds after they were observed) coasts, deletes and sweeps tracks by the
+    #: data's time, not the clock's, so a backlog does not flip tracks to coasting and back
+    #: (twice the track messages) or make every track look stale. Once no scan has arrived
+    #: for this long (s of receive clock), the clock alone moves it: sensors went quiet.
+    quiet_after_s: float = 2.0
     #: Remembered (seq, time) keys per sensor for duplicate detection.
     dedupe_window: int = 4096
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -128,6 +135,7 @@ class Pipeline:
         self._tracks: dict[str, TrackReport] = {}  # latest report of every live track, all sectors
         self._published: dict[str, tuple[float, str]] = {}  # track id -> (track time, status) last published
         self._next_housekeeping: float | None = None
+        self._newest_scan: tuple[float, float] | None = None  # (receive time of the last scan, newest observation time)
         self._coverage: dict[str, frozenset[int]] = {}  # radar id -> sectors its coverage reaches
 
     # ------------------------------------------------------------------ inputs
@@ -149,8 +157,10 @@ class Pipeline:
                 self.counters["duplicates"] += 1
                 return self._release(recv_time)
             out += self._alerts(self.health.on_message(parsed.sensor_id, recv_time), parsed.time)
+            newest = parsed.time if self._newest_scan is None else max(self._newest_scan[1], parsed.time)
+            self._newest_scan = (recv_time, newest)
             due, late = self.reorder.push(_obs_time(parsed), _Held(parsed, topic, payload, recv_time),
-                                          self._horizon(recv_time))
+                                          self._horizon(recv_time), self._gate(recv_time))
             if late:
                 self.counters["late_scans"] += 1
             out += self._process_batch([held.scan for held in due])
@@ -216,6 +226,16 @@ class Pipeline:
         period = self.config.batch_period_s
         return math.floor(now / period + _GRID_SLACK) * period if period > 0 else now
 
+    def _gate(self, recv_time: float) -> float:
+        """A scan received at ``recv_time`` leaves no earlier than the first batch boundary after it.
+
+        A scan that arrives already due (a service behind its input: the broker held it)
+        waits for that boundary with the others that arrive meanwhile, instead of leaving
+        on its own: under a backlog batches are what keeps the per-call costs shared.
+        """
+        period = self.config.batch_period_s
+        return self._release_time(self._horizon(recv_time) + 0.5 * period) if period > 0 else float("-inf")
+
     def _release_time(self, due: float) -> float:
         """The first batch boundary whose horizon reaches ``due`` (a receive-clock time)."""
         period = self.config.batch_period_s
@@ -238,10 +258,13 @@ class Pipeline:
 
         The tracker is advanced to the batch horizon at ``now`` less the reorder latency,
         so that a scan still in the buffer is not made out-of-sequence by the
-        housekeeping itself.
+        housekeeping itself, and no further than the newest observation while scans
+        keep arriving (``quiet_after_s``).
         """
         out: list[Outbound] = []
         track_time = self._horizon(now) - self.config.reorder_latency_s
+        if self._newest_scan is not None and now - self._newest_scan[0] <= self.config.quiet_after_s:
+            track_time = min(track_time, self._newest_scan[1])  # see ``quiet_after_s``
         for sector in self.sectors:
             reports = self.trackers[sector].advance(track_time)
             self._keep_live(reports)
@@ -410,6 +433,7 @@ class Pipeline:
             "seen": {sid: [[k[0], k[1]] for k in seen] for sid, seen in self._seen.items()},
             "published": self._published,
             "next_housekeeping": self._next_housekeeping,
+            "newest_scan": self._newest_scan,
             "reorder": {
                 "watermark": self.reorder.watermark if np.isfinite(self.reorder.watermark) else None,
                 "held": [
@@ -431,6 +455,8 @@ class Pipeline:
             p._seen[sid] = OrderedDict(((int(k[0]), float(k[1])), None) for k in keys)
         p._published = {k: (float(v[0]), str(v[1])) for k, v in snap["published"].items()}
         p._next_housekeeping = snap["next_housekeeping"]
+        newest = snap.get("newest_scan")  # absent in snapshots written before quiet_after_s
+        p._newest_scan = None if newest is None else (float(newest[0]), float(newest[1]))
         for t in p.trackers.values():
             p._tracks.update({r.track_id: r for r in t.reports()})
         reorder = snap["reorder"]
@@ -440,7 +466,8 @@ class Pipeline:
             payload = base64.b64decode(h["payload_b64"])
             parsed = parse_inbound(h["topic"], payload, h["recv_time"], site, p.topics)
             if isinstance(parsed, Scan):
-                p.reorder.push(_obs_time(parsed), _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"))
+                p.reorder.push(_obs_time(parsed), _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"),
+                               p._gate(h["recv_time"]))
         return p
 
 

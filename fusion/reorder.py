@@ -6,7 +6,10 @@ accurate when fed in time order, so each item waits ``latency_s`` of the receive
 clock after its observation time, then leaves in observation-time order. An item
 that arrives after items observed later than it have already left is "late" and is
 handed straight back to the caller (the tracker's out-of-sequence path), never
-dropped. When the buffer is full the oldest item leaves early, counted.
+dropped. When the buffer is full the oldest item leaves early, counted. An item
+may also carry a receive-clock time before which it does not leave (``not_before``:
+the pipeline holds a scan that arrived already due until the next batch boundary,
+so that a backlog still leaves in batches); items behind it in order wait with it.
 
 Pure: the clock is passed in, so replay and live release identically.
 """
@@ -25,6 +28,7 @@ class _Entry(Generic[T]):
     obs_time: float
     arrival: int
     item: T = field(compare=False)
+    not_before: float = field(default=float("-inf"), compare=False)
 
 
 class ReorderBuffer(Generic[T]):
@@ -43,7 +47,7 @@ class ReorderBuffer(Generic[T]):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def push(self, obs_time: float, item: T, now: float) -> tuple[list[T], bool]:
+    def push(self, obs_time: float, item: T, now: float, not_before: float = float("-inf")) -> tuple[list[T], bool]:
         """Add an item; returns (items due now in time order, whether this item was late).
 
         A late item (observed before the watermark) is not buffered: it is the first
@@ -51,7 +55,7 @@ class ReorderBuffer(Generic[T]):
         """
         if obs_time < self.watermark:
             return [item, *self.release(now)], True
-        heapq.heappush(self._heap, _Entry(obs_time, self._arrivals, item))
+        heapq.heappush(self._heap, _Entry(obs_time, self._arrivals, item, not_before))
         self._arrivals += 1
         out: list[T] = []
         while len(self._heap) > self.max_items:
@@ -63,13 +67,16 @@ class ReorderBuffer(Generic[T]):
     def release(self, now: float) -> list[T]:
         """Items whose wait is over at receive-clock time ``now``, in observation order."""
         out: list[T] = []
-        while self._heap and self._heap[0].obs_time + self.latency_s <= now:
+        while self._heap and self._heap[0].obs_time + self.latency_s <= now and self._heap[0].not_before <= now:
             out.append(self._pop())
         return out
 
     def next_due(self) -> float | None:
         """Receive-clock time at which the next item will be due, or None if empty."""
-        return self._heap[0].obs_time + self.latency_s if self._heap else None
+        if not self._heap:
+            return None
+        top = self._heap[0]
+        return max(top.obs_time + self.latency_s, top.not_before)
 
     def drain(self) -> list[T]:
         """Everything still held, in observation order (end of a replay)."""
@@ -79,7 +86,7 @@ class ReorderBuffer(Generic[T]):
         return out
 
     def items(self) -> list[tuple[float, T]]:
-        """(observation time, item) of everything held, in order, for snapshots."""
+        """(observation time, item) of everything held, in order, for snapshots (``not_before`` is the caller's to rebuild)."""
         return [(e.obs_time, e.item) for e in sorted(self._heap)]
 
     def _pop(self) -> T:

@@ -69,3 +69,39 @@ def test_a_scan_leaves_at_the_first_batch_boundary_that_reaches_it(due: float, p
     assert p._horizon(t) >= due  # released when its boundary comes ...
     assert t - due <= period + 1e-6  # ... at most one period later (1e-6 s: float rounding at epoch scale)
     assert p._horizon(t - period) < due  # and the boundary before would not have released it
+
+
+def test_a_backlog_leaves_in_batches_by_the_datas_time_and_silence_coasts_by_the_clock() -> None:
+    """A service behind its input receives scans already due, ever later: they still leave in
+    batches (as many alerting calls as on time), and housekeeping judges tracks by the data's
+    time (no flips to coasting and back); once nothing arrives, the clock coasts them."""
+
+    def run(lag_per_s: float) -> tuple[Pipeline, Counter[str], int]:
+        p = Pipeline(SITE, PipelineConfig(reorder_latency_s=0.1, batch_period_s=0.25))
+        kinds: Counter[str] = Counter()
+        calls = [0]
+        after = p._after_tracker
+
+        def counted(*args, **kw):  # type: ignore[no-untyped-def]
+            calls[0] += 0 if kw.get("sweep") else 1
+            return after(*args, **kw)
+
+        p._after_tracker = counted  # type: ignore[method-assign]
+        t0 = MESSAGES[0].recv_time
+        for m in MESSAGES:
+            recv = m.recv_time + lag_per_s * (m.recv_time - t0)  # 0.5: 15 s behind after 30 s
+            while (t := p.next_deadline()) is not None and t <= recv:
+                kinds.update(o.kind for o in p.tick(t))
+            kinds.update(o.kind for o in p.handle(m.topic, m.payload, recv))
+        return p, kinds, calls[0]
+
+    _, on_time, calls_on_time = run(0.0)
+    behind, late, calls_behind = run(0.5)
+    assert abs(late["track"] - on_time["track"]) <= 0.02 * on_time["track"]  # was ~1.9x: coasting flips
+    assert calls_on_time < calls_behind < 0.5 * len(MESSAGES)  # batches, not one scan each (>= 600 calls)
+    assert sum(r.status == "confirmed" for r in behind.live_tracks()) > 100
+    # the sensors go quiet: after quiet_after_s the clock coasts every track
+    quiet = MESSAGES[-1].recv_time + 0.5 * 30.0 + 5.0
+    while (t := behind.next_deadline()) is not None and t <= quiet:
+        behind.tick(t)
+    assert sum(r.status == "confirmed" for r in behind.live_tracks()) == 0

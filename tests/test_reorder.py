@@ -53,3 +53,12 @@ def test_full_buffer_releases_oldest_early_and_counts_it():
     for i in range(5):
         out += buf.push(float(i), i, now=float(i))[0]
     assert out == [0, 1] and buf.forced_early == 2 and len(buf) == 3
+
+
+def test_not_before_holds_an_item_and_those_behind_it() -> None:
+    buf: ReorderBuffer[str] = ReorderBuffer(latency_s=0.1)
+    assert buf.push(10.0, "a", now=20.0, not_before=20.5) == ([], False)  # due long ago, held to 20.5
+    assert buf.push(10.5, "b", now=20.0) == ([], False)  # behind "a" in order: waits with it
+    assert buf.next_due() == 20.5
+    assert buf.release(20.4) == []
+    assert buf.release(20.5) == ["a", "b"]
