@@ -51,7 +51,7 @@ from fusion.tracking.measurement import MeasurementModel, polar_model, position_
 from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
 from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
-from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
+from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus, track_reports
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -625,17 +625,15 @@ class SectorTracker:
             x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         status = [CODE_STATUS[c] for c in codes.tolist()]
-        sensors = [self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
-        ids = [self.track_id(i) for i in tab.ids.tolist()]
+        known = self._sensor_tuples
+        sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
+        ids = list(map(self.track_id, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()
         count = tab.count.tolist()
         t = float(now)
         sector = self.sector
-        return [
-            TrackReport(ids[i], t, status[i], x[i], P[i], r[i], cp[i], sensors[i], sector, count[i], mu[i], updated[i])
-            for i in range(tab.n)
-        ]
+        return track_reports(ids, t, status, list(x), list(P), r, list(cp), sensors, sector, count, list(mu), updated)
 
     def _sensor_tuple(self, mask: int) -> tuple[str, ...]:
         got = self._sensor_tuples.get(mask)
