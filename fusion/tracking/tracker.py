@@ -62,6 +62,13 @@ _ALL_CANDIDATES = 64
 _UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
 
+def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
+    """``np.isin(values, ids)`` for a few dozen ``ids`` (non-empty) by binary search: a lookup
+    table spans the whole range of track IDs, sorting the concatenation costs more."""
+    ids = np.sort(ids)
+    return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
+
+
 @dataclass
 class _Event:
     """One step of the history: a (sub-)scan, or the deletion of tracks by ``advance``."""
@@ -512,8 +519,8 @@ class SectorTracker:
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
         # the pairs this step looked at start again unless they passed (counted above)
         shadow = np.flatnonzero(tab.dup_of)
-        if shadow.size:
-            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected], kind="table")]
+        if shadow.size and detected.size:
+            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
             tab.dup_of[seen] = 0
             tab.dup_n[seen] = 0
         tab.dup_of[drop] = tab.ids[keep]
