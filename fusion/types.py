@@ -8,6 +8,7 @@ angles are radians unless a name says ``_deg``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -140,6 +141,39 @@ class TrackReport:
     @property
     def class_name(self) -> str:
         return CLASSES[int(np.argmax(self.class_probs))]
+
+
+def track_reports(
+    track_id: Sequence[str],
+    time: float,
+    status: Sequence[TrackStatus],
+    x: Iterable[FloatArray],
+    P: Iterable[FloatArray],
+    existence: Sequence[float],
+    class_probs: Iterable[FloatArray],
+    sensors: Sequence[tuple[str, ...]],
+    sector: str,
+    count: Sequence[int],
+    model_probs: Iterable[FloatArray],
+    updated: Sequence[bool],
+) -> list[TrackReport]:
+    """TrackReports from per-track columns (``time`` and ``sector`` shared): the same
+    objects as ``TrackReport(...)`` (fields, equality, repr, frozen to callers), built
+    by filling each instance's ``__dict__`` in one go: the frozen dataclass ``__init__``
+    sets its twelve fields one ``object.__setattr__`` at a time, about half the cost of
+    a report when a tracker step reports dozens of tracks."""
+    new, setattr_ = object.__new__, object.__setattr__
+    out = []
+    for tid, st, x_, P_, r, cp, sen, n, mu, up in zip(
+        track_id, status, x, P, existence, class_probs, sensors, count, model_probs, updated
+    ):
+        rep = new(TrackReport)
+        setattr_(rep, "__dict__", {
+            "track_id": tid, "time": time, "status": st, "x": x_, "P": P_, "existence": r,
+            "class_probs": cp, "sensors": sen, "sector": sector, "count": n, "model_probs": mu, "updated": up,
+        })
+        out.append(rep)
+    return out
 
 
 @dataclass(frozen=True)

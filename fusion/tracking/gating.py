@@ -27,6 +27,9 @@ from fusion.tracking.measurement import MeasurementModel
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+#: Up to this many (track, detection) pairs ``candidate_pairs`` tests them all: cheaper
+#: than building and querying two KD-trees there (a drone scan: ~90 x 50).
+_DENSE_PAIRS = 8192
 
 
 def gate_threshold(gate_prob: float, dof: int = 2) -> float:
@@ -58,8 +61,9 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
 def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
     """Rows whose circle (centre, radius) holds at least one detection.
 
-    First the detections' bounding box (a few vector operations per track), then the
-    pairs of KD-trees over the tracks inside it and the detections.
+    First the detections' bounding box (a few vector operations per track), then each
+    track inside it asks a KD-tree over the detections for its nearest one (cheaper than
+    the pairs of two trees: no tree over the tracks, and one answer per track).
     """
     if track_en.shape[0] == 0 or det_en.shape[0] == 0:
         return np.zeros(0, np.int64)
@@ -71,9 +75,8 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     if box.size == 0:
         return box.astype(np.int64)
     r = radius[box]
-    pairs = cKDTree(track_en[box]).sparse_distance_matrix(cKDTree(det_en), float(r.max()), output_type="ndarray")
-    i = pairs["i"][pairs["v"] <= r[pairs["i"]]]
-    return box[np.unique(i)].astype(np.int64)
+    d, _ = cKDTree(det_en).query(track_en[box], distance_upper_bound=float(r.max()) * (1.0 + 1e-9))
+    return box[d <= r].astype(np.int64)
 
 
 def candidate_pairs(
@@ -81,14 +84,20 @@ def candidate_pairs(
 ) -> tuple[IntArray, IntArray]:
     """(track, detection) index pairs within the ENU pre-gate radius (module docstring).
 
-    One KD-tree over the tracks and one over the detections; their sparse distance
-    matrix up to the largest radius gives every pair as arrays, filtered by each
-    track's own radius (no Python loop over tracks).
+    Up to ``_DENSE_PAIRS`` tracks x detections, every distance at once (the nonzeros of
+    the mask come out in (track, detection) order); beyond, one KD-tree over the tracks
+    and one over the detections, whose sparse distance matrix up to the largest radius
+    gives the pairs, filtered by each track's own radius. Either way no Python loop.
     """
     n, m = track_en.shape[0], det_en.shape[0]
     if n == 0 or m == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     radius = pregate_radius(_lmax2(track_Pen), det_R, gamma)
+    if n * m <= _DENSE_PAIRS:
+        de = track_en[:, None, 0] - det_en[None, :, 0]
+        dn = track_en[:, None, 1] - det_en[None, :, 1]
+        ti, dj = np.nonzero(de * de + dn * dn <= (radius * radius)[:, None])
+        return ti.astype(np.int64), dj.astype(np.int64)
     pairs = cKDTree(track_en).sparse_distance_matrix(cKDTree(det_en), float(radius.max()), output_type="ndarray")
     ti, dj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
     keep = pairs["v"] <= radius[ti]

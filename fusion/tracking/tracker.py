@@ -51,7 +51,7 @@ from fusion.tracking.measurement import MeasurementModel, polar_model, position_
 from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
 from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
-from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus
+from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus, track_reports
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -60,6 +60,13 @@ _DELETED = STATUS_CODES[TrackStatus.DELETED]
 #: cheaper there, and the same result.
 _ALL_CANDIDATES = 64
 _UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
+
+
+def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
+    """``np.isin(values, ids)`` for a few dozen ``ids`` (non-empty) by binary search: a lookup
+    table spans the whole range of track IDs, sorting the concatenation costs more."""
+    ids = np.sort(ids)
+    return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
 
 
 @dataclass
@@ -512,8 +519,8 @@ class SectorTracker:
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
         # the pairs this step looked at start again unless they passed (counted above)
         shadow = np.flatnonzero(tab.dup_of)
-        if shadow.size:
-            seen = shadow[is_det[shadow] | np.isin(tab.dup_of[shadow], tab.ids[detected], kind="table")]
+        if shadow.size and detected.size:
+            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
             tab.dup_of[seen] = 0
             tab.dup_n[seen] = 0
         tab.dup_of[drop] = tab.ids[keep]
@@ -625,17 +632,15 @@ class SectorTracker:
             x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         status = [CODE_STATUS[c] for c in codes.tolist()]
-        sensors = [self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
-        ids = [self.track_id(i) for i in tab.ids.tolist()]
+        known = self._sensor_tuples
+        sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
+        ids = list(map(self.track_id, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()
         count = tab.count.tolist()
         t = float(now)
         sector = self.sector
-        return [
-            TrackReport(ids[i], t, status[i], x[i], P[i], r[i], cp[i], sensors[i], sector, count[i], mu[i], updated[i])
-            for i in range(tab.n)
-        ]
+        return track_reports(ids, t, status, list(x), list(P), r, list(cp), sensors, sector, count, list(mu), updated)
 
     def _sensor_tuple(self, mask: int) -> tuple[str, ...]:
         got = self._sensor_tuples.get(mask)
