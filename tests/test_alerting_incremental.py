@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fusion.alerting import AlertEngine
 from fusion.alerting.grouping import GroupSearch
-from fusion.alerting.position_cache import PositionCache
+from fusion.alerting.position_cache import PositionCache, stack_reports
 from tests.test_alerting import SCAN_S, SITE, T0, report
 
 
@@ -98,6 +98,9 @@ def test_position_cache_matches_a_dict_of_reports(ops: list[tuple[str, str, floa
         assert np.allclose(v[i], r.x[2:4])
     assert cache.stale(now, 15.0) == sorted(k for k, r in truth.items() if now - r.time > 15.0)
     assert cache.ids(cache.slots(sorted(truth))) == sorted(truth)
+    # the cached report columns are exactly the last reports' stacked (the track table is gathered from them)
+    cols, want = cache.columns(slots), stack_reports([truth[k] for k in sorted(truth)])
+    assert cols.keys() == want.keys() and all(np.array_equal(cols[k], want[k]) for k in want)
 
 
 def test_group_search_finds_the_seeds_groups_among_many_rows() -> None:

@@ -43,7 +43,7 @@ import numpy as np
 
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
-from fusion.alerting.features import Measured, border_features, track_table
+from fusion.alerting.features import Measured, border_features, table_at
 from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting.memory import TrackMemory, refresh_motion
@@ -73,8 +73,9 @@ class AlertEngine:
         self.now: float | None = None
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
         self.opened: list[str] = []  # alerts opened since this on_tracks call began (with the scope: see rules._in_situation)
-        self._positions = PositionCache()  # every cached track's state as arrays, for grouping
-        self._labellers = frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE)  # sensors that name classes
+        # Every cached track's last report as arrays (grouping, the track table); "looked": a drone camera, a sensor
+        # that names classes, has seen the track.
+        self._positions = PositionCache(frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE))
 
     # --- interface ------------------------------------------------------------------
 
@@ -239,9 +240,9 @@ class AlertEngine:
         scope = self._focus_slots(focus, alerts, search)
         slots, group = search.reached, search.labels()
         ids = self._positions.ids(slots)
-        reports = [self.tracks[k] for k in ids]
         mems = [self.memory[k] for k in ids]
-        table = track_table(reports, now, cfg.animal_prob)
+        cols = self._positions.columns(slots)
+        table = table_at(tuple(ids), cols, now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
         inside = self.fence.zone_contains(table.xy)  # (n, z)
         threshold = np.full(table.size, cfg.min_existence)
@@ -252,8 +253,7 @@ class AlertEngine:
         animal = table.class_idx == CLASSES.index("animal")
         # Labelled: a sensor that names classes (a drone camera) has seen it, and the label is confident. The
         # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
-        looked = np.array([not self._labellers.isdisjoint(r.sensors) for r in reports], dtype=bool)
-        labelled = looked & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
+        labelled = cols["looked"] & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
                              >= cfg.label_prob)
         motion = [m.moving for m in mems]
         # Metres made towards (and into) the protected side since the track was first seen.

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
+from fusion.alerting.position_cache import stack_reports
 from fusion.geofence import Geofence
 from fusion.types import CLASSES, TrackReport
 
@@ -74,32 +75,33 @@ def display_class(probs: FloatArray, animal_prob: float) -> NDArray[np.int64]:
 
 def track_table(reports: list[TrackReport], now: float, animal_prob: float = 0.6) -> TrackTable:
     """Stack reports (one per track) and propagate each to ``now`` at constant velocity."""
-    n = len(reports)
+    return table_at(tuple(r.track_id for r in reports), stack_reports(reports), now, animal_prob)
+
+
+def table_at(ids: tuple[str, ...], cols: dict[str, np.ndarray], now: float, animal_prob: float = 0.6) -> TrackTable:
+    """The table of stacked reports (``position_cache.stack_reports`` columns, row-aligned with ``ids``) at ``now``."""
+    n = len(ids)
     if n == 0:
         z = np.zeros((0,))
         return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, np.zeros((0, 4)),
                           z.astype(np.int64), z.astype(np.int64), z.astype(bool), z.astype(bool))
-    # One np.array over the list (every report has the same shapes) is ~5x cheaper than np.stack of each.
-    x = np.array([r.x for r in reports], dtype=float)[:, :4]
-    P = np.array([r.P for r in reports], dtype=float)[:, :4, :4]
-    dt = now - np.array([r.time for r in reports])
+    dt = now - cols["t"]
     F = np.tile(np.eye(4), (n, 1, 1))
     F[:, 0, 2] = F[:, 1, 3] = dt
-    x = np.einsum("nij,nj->ni", F, x)
-    P = F @ P @ np.swapaxes(F, 1, 2)
-    status = [str(r.status) for r in reports]
-    probs = np.array([r.class_probs for r in reports], dtype=float)
+    x = np.einsum("nij,nj->ni", F, cols["x"])
+    P = F @ cols["P"] @ np.swapaxes(F, 1, 2)
+    probs = cols["class_probs"]
     return TrackTable(
-        ids=tuple(r.track_id for r in reports),
+        ids=ids,
         xy=x[:, :2],
         v=x[:, 2:4],
         P=P,
-        existence=np.array([r.existence for r in reports], dtype=float),
+        existence=cols["existence"],
         class_probs=probs,
         class_idx=display_class(probs, animal_prob),
-        count=np.array([max(1, int(r.count)) for r in reports], dtype=np.int64),
-        confirmed=np.array([s == "confirmed" for s in status]),
-        alive=np.array([s in ("confirmed", "coasting") for s in status]),
+        count=cols["count"],
+        confirmed=cols["confirmed"],
+        alive=cols["alive"],
     )
 
 

@@ -4,7 +4,10 @@ The alerting engine groups tracks over *all* live tracks on every call (groups a
 connected components, so a group is only found whole from all positions), but only a
 few tracks are reported per tracker step. Stacking a report list per call costs
 per-track Python work; this cache costs that only for the reported tracks and hands
-out positions at any time as array arithmetic.
+out positions at any time as array arithmetic. The other report fields alerting
+evaluates (covariance, existence, class, status, count, whether a labelling sensor
+saw it) are kept per slot too, so a call's track table is a gather (``columns``), not
+a restacking of the ~150 focus reports it evaluates.
 
 Slots are kept in track-id order (the order the engine has always evaluated tracks in,
 which fixes group numbering and so alert numbering). A deleted track leaves a dead
@@ -22,14 +25,34 @@ from fusion.types import TrackReport
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+#: Per-slot columns besides the state ``x`` and time ``t`` (see ``stack_reports``).
+COLUMNS = ("P", "existence", "class_probs", "count", "confirmed", "alive", "looked")
+
+
+def stack_reports(reports: list[TrackReport], labellers: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """The reports' cached fields as arrays, one row each (the values ``features.track_table`` stacks)."""
+    status = [str(r.status) for r in reports]
+    return {
+        "x": np.array([r.x[:4] for r in reports], dtype=float).reshape(-1, 4),
+        "t": np.array([r.time for r in reports], dtype=float),
+        "P": np.array([r.P for r in reports], dtype=float).reshape(-1, 4, 4),
+        "existence": np.array([r.existence for r in reports], dtype=float),
+        "class_probs": np.array([r.class_probs for r in reports], dtype=float).reshape(-1, 4),
+        "count": np.array([max(1, int(r.count)) for r in reports], dtype=np.int64),
+        "confirmed": np.array([s == "confirmed" for s in status], dtype=bool),
+        "alive": np.array([s in ("confirmed", "coasting") for s in status], dtype=bool),
+        "looked": np.array([not labellers.isdisjoint(r.sensors) for r in reports], dtype=bool),
+    }
+
 
 class PositionCache:
-    def __init__(self) -> None:
+    def __init__(self, labellers: frozenset[str] = frozenset()) -> None:
+        self._labellers = labellers  # sensors that name classes: column "looked" is "one of them saw it"
         self._ids: list[str] = []  # per slot, sorted; dead slots keep their old id
         self._slot: dict[str, int] = {}  # live tracks only
-        self._x = np.zeros((0, 4))  # (s, 4) east, north (m), v east, v north (m/s) at the report time
-        self._t = np.zeros(0)  # (s,) report time, UTC epoch s
-        self._alive = np.zeros(0, dtype=bool)
+        # x (s, 4): east, north (m), v east, v north (m/s) at the report time t (s,), UTC epoch s; then COLUMNS
+        self._cols = stack_reports([], labellers)
+        self._alive = np.zeros(0, dtype=bool)  # slot holds a live track (not the track status: column "alive")
         self._dead = 0
 
     def __len__(self) -> int:
@@ -38,18 +61,17 @@ class PositionCache:
     def put(self, reports: list[TrackReport]) -> None:
         """Insert or refresh these tracks' states (a track reported more than once: its last report)."""
         reports = list({r.track_id: r for r in reports}.values())  # one write per slot: numpy leaves repeats unordered
-        old = [(self._slot[r.track_id], r) for r in reports if r.track_id in self._slot]
+        old = [r for r in reports if r.track_id in self._slot]
         if old:
-            slots = np.fromiter((i for i, _ in old), np.int64, len(old))
-            self._x[slots] = np.array([r.x[:4] for _, r in old], dtype=float)
-            self._t[slots] = [r.time for _, r in old]
+            slots = np.fromiter((self._slot[r.track_id] for r in old), np.int64, len(old))
+            for name, col in stack_reports(old, self._labellers).items():
+                self._cols[name][slots] = col
         new = sorted({r.track_id: r for r in reports if r.track_id not in self._slot}.values(), key=lambda r: r.track_id)
         if not new:
             return
         start = len(self._ids)
         self._ids += [r.track_id for r in new]
-        self._x = np.concatenate([self._x, np.array([r.x[:4] for r in new], dtype=float)])
-        self._t = np.concatenate([self._t, np.array([r.time for r in new], dtype=float)])
+        self._cols = {name: np.concatenate([self._cols[name], col]) for name, col in stack_reports(new, self._labellers).items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
@@ -67,8 +89,13 @@ class PositionCache:
 
     def at(self, now: float) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """Per slot: positions (s, 2) m and velocities (s, 2) m/s at ``now`` (constant velocity), and alive."""
-        dt = (now - self._t)[:, None]
-        return self._x[:, :2] + self._x[:, 2:] * dt, self._x[:, 2:], self._alive
+        x = self._cols["x"]
+        dt = (now - self._cols["t"])[:, None]
+        return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
+
+    def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
+        """These slots' last reports: ``x`` (k, 4), ``t`` (k,) and the ``COLUMNS``, row-aligned with ``slots``."""
+        return {name: col[slots] for name, col in self._cols.items()}
 
     def ids(self, slots: IntArray) -> list[str]:
         return [self._ids[i] for i in slots.tolist()]
@@ -81,12 +108,12 @@ class PositionCache:
 
     def stale(self, now: float, limit_s: float) -> list[str]:
         """Tracks not reported for more than ``limit_s`` seconds."""
-        return self.ids(np.flatnonzero(self._alive & (now - self._t > limit_s)))
+        return self.ids(np.flatnonzero(self._alive & (now - self._cols["t"] > limit_s)))
 
     def _rebuild(self, keep: list[int]) -> None:
         """Keep these slots, in this order."""
         self._ids = [self._ids[i] for i in keep]
-        self._x, self._t = self._x[keep], self._t[keep]
+        self._cols = {name: col[keep] for name, col in self._cols.items()}
         self._alive = np.ones(len(keep), dtype=bool)
         self._slot = {tid: i for i, tid in enumerate(self._ids)}
         self._dead = 0
