@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pipeline_inprocess.py                          # 1,000 and 5,000 det/s, 20 s each
     .venv/bin/python benchmarks/pipeline_inprocess.py --rates 1000 --duration 200   # the snapshot after 200 s
+    .venv/bin/python benchmarks/pipeline_inprocess.py --rates 5000 --stages        # where a message's time goes
 
 No broker, no service: ``benchmarks/load_gen.py`` traffic (100 drones) fed straight into
 ``Pipeline.handle`` in receipt order, as replay does. Per rate: milliseconds per message
@@ -9,7 +10,8 @@ over the second half of the run (mean, p50, p99), live tracks at the end, and th
 snapshot the service would write at that moment: time to build it
 (``Pipeline.snapshot``), time to encode it as JSON, and its size. This separates the
 pipeline's own cost from the broker, journal and CPU sharing that ``load.py`` measures
-as a whole.
+as a whole. ``--stages`` adds the time per message of each stage (tracker steps, alerting
+calls, track payloads, JSON encoding, validation, sector routing), timed around those calls.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +28,63 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
+from borderwatch import pipeline as pipeline_module  # noqa: E402
 from borderwatch.pipeline import Pipeline  # noqa: E402
 from borderwatch.progress import Progress  # noqa: E402
 from fusion.site import Site  # noqa: E402
 
 
-def one_rate(rate: int, duration_s: float, sectors: int) -> dict:
+class StageClock:
+    """Seconds spent inside wrapped callables, by stage name (counted from ``start()`` on)."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.on = False
+        self._wrapped: list[tuple[object, str, object]] = []
+
+    def unwrap(self) -> None:
+        """Put the wrapped callables back (module-level ones are shared by the next rate's pipeline)."""
+        for owner, attr, fn in reversed(self._wrapped):
+            setattr(owner, attr, fn)
+
+    def wrap(self, owner: object, attr: str, stage: str) -> None:
+        fn = getattr(owner, attr)
+        self._wrapped.append((owner, attr, fn))
+
+        def timed(*args: object, **kw: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                if self.on:
+                    self.seconds[stage] += time.perf_counter() - t0
+
+        setattr(owner, attr, timed)
+
+
+def _clock_stages(pipeline: Pipeline) -> StageClock:
+    """Time the pipeline's stages: per-sector tracker and alerting objects, and the module-level helpers it calls."""
+    clock = StageClock()
+    for sector in pipeline.sectors:
+        clock.wrap(pipeline.trackers[sector], "step", "tracker step")
+        clock.wrap(pipeline.alerting[sector], "on_tracks", "alerting")
+    clock.wrap(pipeline_module.wire_out, "track_payloads", "track payloads")
+    clock.wrap(pipeline_module, "canonical_json", "JSON encoding")
+    clock.wrap(pipeline_module, "parse_inbound", "validation")
+    clock.wrap(pipeline, "_route", "sector routing")
+    return clock
+
+
+def one_rate(rate: int, duration_s: float, sectors: int, stages: bool = False) -> dict:
     site = Site.model_validate(site_dict(100, sectors))
     msgs = messages(site, 1.8e9, duration_s, max(1, round(rate / 100)))
     pipeline = Pipeline(site)
+    clock = _clock_stages(pipeline) if stages else None
     progress = Progress(f"{rate} det/s", len(msgs), quiet=False)
     took = []
     for n, m in enumerate(msgs, 1):
+        if clock is not None and n == len(msgs) // 2 + 1:
+            clock.on = True  # the second half, as the per-message figures
         t0 = time.perf_counter()
         pipeline.handle(m.topic, m.payload, m.recv_time)
         took.append(time.perf_counter() - t0)
@@ -48,7 +96,7 @@ def one_rate(rate: int, duration_s: float, sectors: int) -> dict:
     t1 = time.perf_counter()
     body = json.dumps(snap, separators=(",", ":"))
     t2 = time.perf_counter()
-    return {
+    row = {
         "rate_det_s": rate,
         "messages": len(msgs),
         "ms_per_message_mean": round(float(ms.mean()), 2),
@@ -59,6 +107,12 @@ def one_rate(rate: int, duration_s: float, sectors: int) -> dict:
         "snapshot_json_ms": round(1000.0 * (t2 - t1), 1),
         "snapshot_mb": round(len(body) / 1e6, 1),
     }
+    if clock is not None:
+        clock.unwrap()
+        half = len(msgs) - len(msgs) // 2
+        for stage in ("tracker step", "alerting", "track payloads", "JSON encoding", "validation", "sector routing"):
+            row[f"ms_per_message_{stage.replace(' ', '_')}"] = round(1000.0 * clock.seconds[stage] / half, 2)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="1000,5000", help="detections per second, comma-separated")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of traffic per rate")
     ap.add_argument("--sectors", type=int, default=2, help="sectors the 22 km site is cut into")
+    ap.add_argument("--stages", action="store_true", help="also the time per message of each stage")
     args = ap.parse_args(argv)
-    rows = [one_rate(int(r), args.duration, args.sectors) for r in args.rates.split(",")]
+    rows = [one_rate(int(r), args.duration, args.sectors, args.stages) for r in args.rates.split(",")]
     print(f"\npipeline in-process ({args.duration:g} s of load_gen traffic, 100 drones, {args.sectors} sectors)")
     width = max(len(k) for k in rows[0])
     for k in rows[0]:
