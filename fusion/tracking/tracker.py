@@ -533,11 +533,13 @@ class SectorTracker:
         tab.refresh(keep)
         tab.t[keep] = T
         self.counters["merged"] += int(drop.size)
-        tab.sensors[keep] |= tab.sensors[drop]
-        tab.count[keep] = np.maximum(tab.count[keep], tab.count[drop])
-        tab.r[keep] = np.maximum(r[k_box], r[d_box])
-        tab.confirmed[keep] |= tab.confirmed[drop]
-        tab.last_update[keep] = np.maximum(tab.last_update[keep], tab.last_update[drop])
+        # A track may absorb more than one duplicate in a step: unbuffered (ufunc.at) updates
+        # take every one into account (fancy-index assignment would keep only the last).
+        np.bitwise_or.at(tab.sensors, keep, tab.sensors[drop])
+        np.maximum.at(tab.count, keep, tab.count[drop])
+        np.maximum.at(tab.r, keep, r[d_box])  # tab.r[keep] holds r[k_box] (written above)
+        np.logical_or.at(tab.confirmed, keep, tab.confirmed[drop])
+        np.maximum.at(tab.last_update, keep, tab.last_update[drop])
         mask = np.zeros(tab.n, bool)
         mask[drop] = True
         return self._remove(mask)
