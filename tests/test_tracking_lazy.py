@@ -75,12 +75,17 @@ def _drone(t: float, z: np.ndarray, seq: int, rng: np.random.Generator) -> objec
     return position_scan(t, z + rng.normal(0.0, 5.0, z.shape), 5.0, seq, sensor="drone-1", stype=SensorType.DRONE)
 
 
+def _near_walks_far_stands(trk: SectorTracker, rng: np.random.Generator, seconds: int, east_mps: float) -> None:
+    """Each second a scan of NEAR walking east at ``east_mps``, and half a second later one of FAR standing."""
+    for k in range(seconds):
+        trk.step(_drone(T0 + k, NEAR + [east_mps * k, 0.0], 2 * k, rng))
+        trk.step(_drone(T0 + k + 0.5, FAR, 2 * k + 1, rng))
+
+
 def test_a_scan_elsewhere_leaves_distant_tracks_untouched() -> None:
     trk = SectorTracker("main", make_site())
     rng = np.random.default_rng(7)
-    for k in range(5):
-        trk.step(_drone(T0 + k, NEAR + [1.2 * k, 0.0], 2 * k, rng))
-        trk.step(_drone(T0 + k + 0.5, FAR, 2 * k + 1, rng))
+    _near_walks_far_stands(trk, rng, 5, 1.2)
     before = trk.tab.copy()
     near = np.hypot(*(before.xm[:, 0, :2] - NEAR[0]).T) < 500.0
     assert near.sum() == 2 and (~near).sum() == 2
@@ -124,9 +129,7 @@ def test_unrelated_traffic_does_not_change_a_track() -> None:
 def test_reports_between_scans_predict_each_track_from_its_own_time() -> None:
     trk = SectorTracker("main", make_site())
     rng = np.random.default_rng(10)
-    for k in range(6):
-        trk.step(_drone(T0 + k, NEAR + [1.5 * k, 0.0], 2 * k, rng))
-        trk.step(_drone(T0 + k + 0.5, FAR, 2 * k + 1, rng))
+    _near_walks_far_stands(trk, rng, 6, 1.5)
     row = int(np.argmin(np.hypot(*(trk.tab.xm[:, 0, :2] - NEAR[0]).T)))
     tab = trk.tab.select(np.array([row]))
     assert tab.t[0] == T0 + 5 and trk.t == T0 + 5.5

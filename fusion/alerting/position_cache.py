@@ -25,10 +25,6 @@ from fusion.types import TrackReport
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: Per-slot columns besides the state ``x`` and time ``t`` (see ``stack_reports``).
-COLUMNS = ("P", "existence", "class_probs", "count", "confirmed", "alive", "looked")
-
-
 def stack_reports(reports: list[TrackReport], labellers: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
     """The reports' cached fields as arrays, one row each (the values ``features.track_table`` stacks)."""
     status = [str(r.status) for r in reports]
@@ -50,7 +46,8 @@ class PositionCache:
         self._labellers = labellers  # sensors that name classes: column "looked" is "one of them saw it"
         self._ids: list[str] = []  # per slot, sorted; dead slots keep their old id
         self._slot: dict[str, int] = {}  # live tracks only
-        # x (s, 4): east, north (m), v east, v north (m/s) at the report time t (s,), UTC epoch s; then COLUMNS
+        # x (s, 4): east, north (m), v east, v north (m/s) at the report time t (s,), UTC epoch s; then the
+        # other columns of ``stack_reports``
         self._cols = stack_reports([], labellers)
         self._alive = np.zeros(0, dtype=bool)  # slot holds a live track (not the track status: column "alive")
         self._dead = 0
@@ -66,7 +63,7 @@ class PositionCache:
             slots = np.fromiter((self._slot[r.track_id] for r in old), np.int64, len(old))
             for name, col in stack_reports(old, self._labellers).items():
                 self._cols[name][slots] = col
-        new = sorted({r.track_id: r for r in reports if r.track_id not in self._slot}.values(), key=lambda r: r.track_id)
+        new = sorted((r for r in reports if r.track_id not in self._slot), key=lambda r: r.track_id)
         if not new:
             return
         start = len(self._ids)
@@ -94,7 +91,7 @@ class PositionCache:
         return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
 
     def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
-        """These slots' last reports: ``x`` (k, 4), ``t`` (k,) and the ``COLUMNS``, row-aligned with ``slots``."""
+        """These slots' last reports: the ``stack_reports`` columns, row-aligned with ``slots``."""
         return {name: col[slots] for name, col in self._cols.items()}
 
     def ids(self, slots: IntArray) -> list[str]:
