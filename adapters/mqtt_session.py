@@ -22,9 +22,9 @@ What it adds to ``aiomqtt.Client``:
   retried message may arrive twice; consumers dedupe by id).
 - **QoS 0 without a wait per message.** aiomqtt's ``publish`` waits for paho's
   ``on_publish`` even at QoS 0: an ``asyncio.Event``, a ``wait_for`` and a wake-up
-  of the event loop per message: about 190 us of CPU per track-sized message
-  through ``publish`` against about 70 us through ``publish_nowait`` (20,000
-  messages to a local mosquitto). At thousands of track messages a second that is
+  of the event loop per message: about 220 us of CPU per track-sized message
+  through ``publish`` against about 70 us through ``publish_nowait``
+  (``benchmarks/publish_qos0.py``, a local mosquitto). At thousands of track messages a second that is
   half a core, so ``publish_nowait`` hands QoS 0 messages to paho's outgoing
   queue and returns; ``write_pending`` tells the caller when the socket has not
   taken them yet (backpressure).

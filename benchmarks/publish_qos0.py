@@ -1,0 +1,85 @@
+"""QoS 0 publishing cost: ``MqttSession.publish`` (aiomqtt's wait per message) beside ``publish_nowait``.
+
+    .venv/bin/python benchmarks/publish_qos0.py                 # 20,000 track-sized messages each way
+    .venv/bin/python benchmarks/publish_qos0.py --messages 50000
+
+A mosquitto of its own on a free port; one session publishes the same track message
+first through ``publish`` (awaited per message, as aiomqtt does it even at QoS 0),
+then through ``publish_nowait`` the way the service's track publisher does it (100 at
+a time, then wait until the socket took them). Prints CPU time (process time) and wall
+time per message for both, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.mqtt_session import MqttSession  # noqa: E402
+from benchmarks.harness import Broker  # noqa: E402
+
+#: A track message as the service publishes it (canonical JSON, 350 bytes).
+TRACK = (b'{"track_id":"T-s01-000123","time":"2027-01-15T08:00:01.512Z","status":"confirmed","lat":49.0018293,'
+         b'"lon":-122.7362098,"vel_east_mps":-0.564,"vel_north_mps":-1.281,"cov_en_m2":[[12.31,0.52],[0.52,14.2]],'
+         b'"existence":0.994,"class":"person","sensors":["drone-003"],"sector":"s01","count":1,"speed_mps":1.4,'
+         b'"heading_deg":156.2,"model_probs":[0.8,0.1,0.1]}')
+CHUNK = 100  # as ServiceConfig.light_chunk
+
+
+async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
+    session = MqttSession(url, "bench-publish-qos0", [])
+
+    async def ignore(topic: str, payload: bytes, recv_time: float) -> None:
+        return None
+
+    runner = asyncio.create_task(session.run(ignore))
+    await asyncio.wait_for(session.ready.wait(), 10)
+    rows: dict[str, dict[str, float]] = {}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        await session.publish("bw/v1/tracks/s01", TRACK, 0)
+    rows["publish (aiomqtt wait)"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        if not session.publish_nowait("bw/v1/tracks/s01", TRACK):
+            raise SystemExit("publish_nowait refused: the connection dropped")
+        if i % CHUNK == CHUNK - 1:
+            await asyncio.sleep(0)
+            while session.write_pending():
+                await asyncio.sleep(0.002)
+    while session.write_pending():
+        await asyncio.sleep(0.002)
+    rows["publish_nowait"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=20_000, help="messages per way")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bw-publish-"))
+    broker = Broker(work / "broker")
+    broker.start()
+    try:
+        rows = asyncio.run(measure(broker.url, args.messages))
+    finally:
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nQoS 0 publishing, {args.messages:,} track messages of {len(TRACK)} bytes to a local mosquitto")
+    print(f"  {'way':<24} {'CPU us/msg':>11} {'wall us/msg':>12}")
+    for name, r in rows.items():
+        print(f"  {name:<24} {1e6 * r['cpu'] / args.messages:>11.0f} {1e6 * r['wall'] / args.messages:>12.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
