@@ -11,7 +11,8 @@ snapshot the service would write at that moment: time to build it
 (``Pipeline.snapshot``), time to encode it as JSON, and its size. This separates the
 pipeline's own cost from the broker, journal and CPU sharing that ``load.py`` measures
 as a whole. ``--stages`` adds the time per message of each stage (tracker steps, alerting
-calls, track payloads, JSON encoding, validation, sector routing), timed around those calls.
+calls, track payloads, JSON encoding, validation, sector routing), timed around those calls,
+and how many alerting calls 1,000 messages cost (``--batch-period 0``: one per scan part).
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from borderwatch import pipeline as pipeline_module  # noqa: E402
-from borderwatch.pipeline import Pipeline  # noqa: E402
+from borderwatch.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from borderwatch.progress import Progress  # noqa: E402
 from fusion.site import Site  # noqa: E402
 
 
 class StageClock:
-    """Seconds spent inside wrapped callables, by stage name (counted from ``start()`` on)."""
+    """Seconds spent inside wrapped callables and their calls, by stage name (while ``on``)."""
 
     def __init__(self) -> None:
         self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
         self.on = False
         self._wrapped: list[tuple[object, str, object]] = []
 
@@ -58,6 +60,7 @@ class StageClock:
             finally:
                 if self.on:
                     self.seconds[stage] += time.perf_counter() - t0
+                    self.calls[stage] += 1
 
         setattr(owner, attr, timed)
 
@@ -75,10 +78,10 @@ def _clock_stages(pipeline: Pipeline) -> StageClock:
     return clock
 
 
-def one_rate(rate: int, duration_s: float, sectors: int, stages: bool = False) -> dict:
+def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig, stages: bool = False) -> dict:
     site = Site.model_validate(site_dict(100, sectors))
     msgs = messages(site, 1.8e9, duration_s, max(1, round(rate / 100)))
-    pipeline = Pipeline(site)
+    pipeline = Pipeline(site, config)
     clock = _clock_stages(pipeline) if stages else None
     progress = Progress(f"{rate} det/s", len(msgs), quiet=False)
     took = []
@@ -112,6 +115,7 @@ def one_rate(rate: int, duration_s: float, sectors: int, stages: bool = False) -
         half = len(msgs) - len(msgs) // 2
         for stage in ("tracker step", "alerting", "track payloads", "JSON encoding", "validation", "sector routing"):
             row[f"ms_per_message_{stage.replace(' ', '_')}"] = round(1000.0 * clock.seconds[stage] / half, 2)
+        row["alerting_calls_per_1000_messages"] = round(1000 * clock.calls["alerting"] / half)
     return row
 
 
@@ -121,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of traffic per rate")
     ap.add_argument("--sectors", type=int, default=2, help="sectors the 22 km site is cut into")
     ap.add_argument("--stages", action="store_true", help="also the time per message of each stage")
+    ap.add_argument("--batch-period", type=float, default=None, help="the pipeline's batch period, s (default: its own)")
     args = ap.parse_args(argv)
-    rows = [one_rate(int(r), args.duration, args.sectors, args.stages) for r in args.rates.split(",")]
-    print(f"\npipeline in-process ({args.duration:g} s of load_gen traffic, 100 drones, {args.sectors} sectors)")
+    config = PipelineConfig() if args.batch_period is None else PipelineConfig(batch_period_s=args.batch_period)
+    rows = [one_rate(int(r), args.duration, args.sectors, config, args.stages) for r in args.rates.split(",")]
+    print(f"\npipeline in-process ({args.duration:g} s of load_gen traffic, 100 drones, {args.sectors} sectors, "
+          f"batch period {config.batch_period_s:g} s)")
     width = max(len(k) for k in rows[0])
     for k in rows[0]:
         print(f"  {k:<{width}}  " + "  ".join(f"{str(r[k]):>10}" for r in rows))
