@@ -1,13 +1,16 @@
-"""QoS 0 publishing cost: ``MqttSession.publish`` (aiomqtt's wait per message) beside ``publish_nowait``.
+"""QoS 0 publishing cost: aiomqtt's ``publish``, paho's ``publish`` and ``MqttSession.publish_nowait``, side by side.
 
     .venv/bin/python benchmarks/publish_qos0.py                 # 20,000 track-sized messages each way
     .venv/bin/python benchmarks/publish_qos0.py --messages 50000
 
 A mosquitto of its own on a free port; one session publishes the same track message
-first through ``publish`` (awaited per message, as aiomqtt does it even at QoS 0),
-then through ``publish_nowait`` the way the service's track publisher does it (100 at
-a time, then wait until the socket took them). Prints CPU time (process time) and wall
-time per message for both, side by side.
+three ways: through ``MqttSession.publish`` (awaited per message, as aiomqtt does it
+even at QoS 0); through paho's own ``publish`` per message without a wait (the
+service's way until 2026-11-25: a message-info object, a packet and a socket write
+each); and through ``publish_nowait`` the way the service's track publisher does it
+(100 messages encoded as one write, then wait until the socket took them). The last
+two both wait for the socket after every 100. Prints CPU time (process time) and wall
+time per message, side by side.
 """
 
 from __future__ import annotations
@@ -46,26 +49,37 @@ async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
     for _ in range(n):
         await session.publish("bw/v1/tracks/s01", TRACK, 0)
     rows["publish (aiomqtt wait)"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
+    paho_client = session._client._client  # the peer: paho's publish, no wait per message
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(n):
-        if not session.publish_nowait("bw/v1/tracks/s01", TRACK):
-            raise SystemExit("publish_nowait refused: the connection dropped")
+        paho_client.publish("bw/v1/tracks/s01", TRACK, 0)
         if i % CHUNK == CHUNK - 1:
-            await asyncio.sleep(0)
-            while session.write_pending():
-                await asyncio.sleep(0.002)
-    while session.write_pending():
-        await asyncio.sleep(0.002)
-    rows["publish_nowait"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
+            await _socket_took(session)
+    await _socket_took(session)
+    rows["paho publish, no wait"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
+    chunk = [("bw/v1/tracks/s01", TRACK, False)] * CHUNK
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(n // CHUNK):
+        if not session.publish_nowait(chunk):
+            raise SystemExit("publish_nowait refused: the connection dropped")
+        await _socket_took(session)
+    rows["publish_nowait (chunks)"] = {"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0}
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     return rows
+
+
+async def _socket_took(session: MqttSession) -> None:
+    await asyncio.sleep(0)
+    while session.write_pending():
+        await asyncio.sleep(0.002)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=20_000, help="messages per way")
     args = ap.parse_args(argv)
+    args.messages = max(CHUNK, args.messages // CHUNK * CHUNK)  # whole chunks, the same count each way
     work = Path(tempfile.mkdtemp(prefix="bw-publish-"))
     broker = Broker(work / "broker")
     broker.start()
@@ -75,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nQoS 0 publishing, {args.messages:,} track messages of {len(TRACK)} bytes to a local mosquitto")
-    print(f"  {'way':<24} {'CPU us/msg':>11} {'wall us/msg':>12}")
+    print(f"  {'way':<26} {'CPU us/msg':>11} {'wall us/msg':>12}")
     for name, r in rows.items():
-        print(f"  {name:<24} {1e6 * r['cpu'] / args.messages:>11.0f} {1e6 * r['wall'] / args.messages:>12.0f}")
+        print(f"  {name:<26} {1e6 * r['cpu'] / args.messages:>11.0f} {1e6 * r['wall'] / args.messages:>12.0f}")
     return 0
 
 

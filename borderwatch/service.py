@@ -40,7 +40,7 @@ import json
 import logging
 import os
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,45 +330,49 @@ class Service:
         """Tracks or dead letters (one task each, so a dead-letter flood never holds up
         tracks): not journalled; latest-state and bounded (see module doc).
 
-        QoS 0 messages go to the connection without a wait each (``publish_nowait``),
-        ``light_chunk`` at a time; the next chunk waits until the socket took the last,
-        so the client's buffer stays within a chunk and the queue here coalesces.
+        QoS 0 messages go to the connection ``light_chunk`` at a time as one write
+        (``publish_nowait``), with no wait per message; the next chunk waits until the
+        socket took the last, so the client's buffer stays within a chunk and the queue
+        here coalesces.
         """
         inflight: set[asyncio.Task[None]] = set()
         ready = self._light_ready[queue_name]
-        handed = 0
         while True:
-            if queue_name == "tracks":
-                if not self._tracks:
-                    ready.clear()
-                    await ready.wait()
-                    continue
-                _, o = self._tracks.popitem(last=False)
-            else:
-                if not self._deadletters:
-                    ready.clear()
-                    await ready.wait()
-                    continue
-                o = self._deadletters.popleft()
+            o = self._pop_light(queue_name)
+            if o is None:
+                ready.clear()
+                await ready.wait()
+                continue
             if o.qos == 0:
-                if not self.session.publish_nowait(o.topic, o.payload, o.retain):
-                    self._requeue(o)  # no connection: wait for one, the message first in line
+                chunk = [o]
+                while len(chunk) < self.config.light_chunk and (nxt := self._pop_light(queue_name)) is not None:
+                    if nxt.qos != 0:
+                        self._requeue(nxt)
+                        break
+                    chunk.append(nxt)
+                if not self.session.publish_nowait([(c.topic, c.payload, c.retain) for c in chunk]):
+                    for c in reversed(chunk):  # no connection: wait for one, these first in line
+                        self._requeue(c)
                     await self.session.ready.wait()
                     await asyncio.sleep(0.05)
                     continue
-                self.metrics.messages_out.labels(o.kind).inc()
-                handed += 1
-                if handed >= self.config.light_chunk:
-                    handed = 0
-                    await asyncio.sleep(0)  # the event loop writes, receives and handles messages
-                    while self.session.write_pending():
-                        await asyncio.sleep(0.002)
+                for kind, n in Counter(c.kind for c in chunk).items():
+                    self.metrics.messages_out.labels(kind).inc(n)
+                await asyncio.sleep(0)  # the event loop writes, receives and handles messages
+                while self.session.write_pending():
+                    await asyncio.sleep(0.002)
                 continue
             while len(inflight) >= self.config.light_window:
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
             task = asyncio.get_running_loop().create_task(self._publish_counted(o))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
+
+    def _pop_light(self, queue_name: str) -> Outbound | None:
+        """The next track (oldest latest state) or dead letter to publish, or None."""
+        if queue_name == "tracks":
+            return self._tracks.popitem(last=False)[1] if self._tracks else None
+        return self._deadletters.popleft() if self._deadletters else None
 
     def _requeue(self, o: Outbound) -> None:
         """Put an unsent light message back at the head of its queue (a track: unless a newer state came)."""

@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 import random
 import socket
+import types
 
 import aiomqtt
 import paho.mqtt.client as paho
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from adapters.mqtt_session import MqttSession, parse_broker_url
+from adapters.mqtt_session import MqttSession, parse_broker_url, publish_packets
 
 pytestmark = pytest.mark.broker
 
@@ -175,36 +178,77 @@ def test_publish_waits_through_outage(mosquitto) -> None:
 
 
 def test_publish_nowait_hands_qos0_over_and_refuses_without_a_connection(mosquitto) -> None:
-    """QoS 0 without a wait each: all 2,000 arrive in order; with the broker down nothing is taken."""
+    """QoS 0 in chunks, one write each: all 2,000 arrive in order, retain kept; with the broker down nothing is taken."""
 
     async def main() -> None:
         got = Collector()
         watcher = MqttSession(mosquitto.url, "watcher-nowait", ["bw/v1/tracks/#"], sub_qos=0, backoff_cap_s=0.3)
         pub = MqttSession(mosquitto.url, "publisher-nowait", [], backoff_cap_s=0.3)
-        assert not pub.publish_nowait("bw/v1/tracks/s01", b"early")  # not connected yet
+        assert not pub.publish_nowait([("bw/v1/tracks/s01", b"early", False)])  # not connected yet
         tasks = [asyncio.create_task(watcher.run(got)), asyncio.create_task(pub.run(Collector()))]
         await asyncio.wait_for(asyncio.gather(watcher.ready.wait(), pub.ready.wait()), 5)
-        sent = [f"t{i}".encode() for i in range(2000)]
-        for i, p in enumerate(sent):
-            assert pub.publish_nowait("bw/v1/tracks/s01", p)
-            if i % 100 == 99:
-                await asyncio.sleep(0)
-                while pub.write_pending():
-                    await asyncio.sleep(0.002)
+        sent = [(f"bw/v1/tracks/s0{i % 3}", f"t{i}".encode() * (1 + i % 70), False) for i in range(2000)]
+        for k in range(0, len(sent), 100):
+            assert pub.publish_nowait(sent[k:k + 100])
+            await asyncio.sleep(0)
+            while pub.write_pending():
+                await asyncio.sleep(0.002)
         await got.wait_for(len(sent))
-        assert [p for _, p in got.items] == sent and pub.stats.publishes_nowait == len(sent)
+        assert got.items == [(t, p) for t, p, _ in sent] and pub.stats.publishes_nowait == len(sent)
+        # retain survives the hand-made packet: a late subscriber gets the retained state
+        assert pub.publish_nowait([("bw/v1/alerts/state/A-1", b"kept", True)])
+        late = Collector()
+        tasks.append(asyncio.create_task(MqttSession(mosquitto.url, "late-nowait", ["bw/v1/alerts/state/#"]).run(late)))
+        await late.wait_for(1)
+        assert late.items == [("bw/v1/alerts/state/A-1", b"kept")]
         mosquitto.stop()
         for _ in range(100):
             if not pub.ready.is_set():
                 break
             await asyncio.sleep(0.05)
-        assert not pub.publish_nowait("bw/v1/tracks/s01", b"late")
+        assert not pub.publish_nowait([("bw/v1/tracks/s01", b"late", False)])
         for t in tasks:
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
 
     asyncio.run(main())
+
+
+class _Capture(paho.Client):
+    """paho's own packet encoder with the socket replaced by a list (the oracle for ``publish_packets``)."""
+
+    def __init__(self, protocol: int) -> None:
+        super().__init__(paho.CallbackAPIVersion.VERSION2, protocol=protocol)
+        self._sock = types.SimpleNamespace(close=lambda: None)  # _send_publish only checks that there is one
+        self.packets: list[bytes] = []
+
+    def _packet_queue(self, command, packet, mid, qos, info=None):  # type: ignore[no-untyped-def, override]
+        self.packets.append(bytes(packet))
+        return paho.MQTT_ERR_SUCCESS
+
+
+_topic_level = st.text(st.characters(blacklist_characters="+#/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(messages=st.lists(st.tuples(st.lists(_topic_level, min_size=1, max_size=4).map("/".join),
+                                   st.binary(max_size=300), st.booleans()), min_size=1, max_size=6),
+       big=st.sampled_from([0, 127, 128, 16_383, 16_384, 2_097_152]),
+       v5=st.booleans())
+def test_publish_packets_are_what_paho_builds(messages, big, v5) -> None:
+    """Byte for byte paho's QoS 0 PUBLISH packets, across the remaining-length byte boundaries."""
+    messages = [*messages, ("bw/v1/tracks/s01", b"x" * big, False)]
+    oracle = _Capture(paho.MQTTv5 if v5 else paho.MQTTv311)
+    for topic, payload, retain in messages:
+        oracle.publish(topic, payload, 0, retain)
+    assert bytes(publish_packets(messages, v5)) == b"".join(oracle.packets)
+
+
+@pytest.mark.parametrize("topic", ["", "bw/+/x", "bw/#", "x" * 65_536])
+def test_publish_packets_refuse_what_paho_refuses(topic: str) -> None:
+    with pytest.raises(ValueError):
+        publish_packets([(topic, b"{}", False)], True)
 
 
 def test_amqtt_falls_back_to_mqtt311() -> None:
