@@ -21,7 +21,7 @@ import numpy as np
 from adapters.ingest import DeadLetter
 from adapters.timefmt import to_iso
 from fusion.site import Site
-from fusion.types import CLASSES, AlertReport, DispatchReport, TrackReport
+from fusion.types import CLASSES, AlertReport, DispatchReport, TrackReport, TrackStatus
 
 
 def _r(x: float, nd: int) -> float:
@@ -69,8 +69,8 @@ def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
     n = len(reports)
     if n == 0:
         return []
-    x = np.array([np.asarray(r.x, dtype=float)[:4] for r in reports]).reshape(n, 4)
-    P = np.array([np.asarray(r.P, dtype=float)[:2, :2] for r in reports]).reshape(n, 2, 2)
+    x = _stacked([r.x for r in reports], (slice(0, 4),)).reshape(n, 4)
+    P = _stacked([r.P for r in reports], (slice(0, 2), slice(0, 2))).reshape(n, 2, 2)
     lat, lon = site.frame.to_geodetic_2d(x[:, 0], x[:, 1])
     lat, lon = np.round(lat, 7) + 0.0, np.round(lon, 7) + 0.0
     gamma = np.atleast_1d(site.frame.grid_rotation_rad(lat, lon))
@@ -80,17 +80,21 @@ def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
     cov = Q @ P @ np.swapaxes(Q, 1, 2)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     heading = np.round(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0, 1) % 360.0
-    classes = [CLASSES[k] for k in np.argmax(np.array([r.class_probs for r in reports], dtype=float), axis=1)]
+    classes = [CLASSES[k] for k in np.argmax(np.array([r.class_probs for r in reports], dtype=float), axis=1).tolist()]
+    times: dict[float, str] = {}  # the reports of a batch share a few times
     out: list[dict] = []
     for r, la, lo, ve, vn, cv, ex, sp, hd, cl, mp in zip(
         reports, lat.tolist(), lon.tolist(), _round(vel[:, 0], 3), _round(vel[:, 1], 3), _round(cov, 2),
         _round(np.array([r.existence for r in reports], dtype=float), 3), _round(speed, 3), (heading + 0.0).tolist(),
         classes, _model_probs(reports),
     ):
+        iso = times.get(r.time)
+        if iso is None:
+            iso = times[r.time] = to_iso(r.time)
         msg: dict[str, object] = {
             "track_id": r.track_id,
-            "time": to_iso(r.time),
-            "status": str(getattr(r.status, "value", r.status)),
+            "time": iso,
+            "status": _STATUS_TEXT.get(r.status) or str(r.status),
             "lat": la,
             "lon": lo,
             "vel_east_mps": ve,
@@ -110,9 +114,26 @@ def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
     return out
 
 
+#: Wire text of each track status (StrEnum members hash as their text, so plain strings find theirs too).
+_STATUS_TEXT: dict[object, str] = {st: st.value for st in TrackStatus}
+
+
+def _stacked(rows: list, head: tuple[slice, ...]) -> np.ndarray:
+    """Float rows of one shape stacked in one call and cut to ``head`` (rows of mixed shapes one by one)."""
+    try:
+        return np.array(rows, dtype=float)[(slice(None), *head)]
+    except ValueError:  # ragged: states or covariances of different sizes
+        return np.array([np.asarray(row, dtype=float)[head] for row in rows])
+
+
 def _model_probs(reports: Sequence[TrackReport]) -> list[list[float] | None]:
     """Each report's IMM mode probabilities rounded to 3 decimals (None where it has none), one rounding for all."""
     probs = [r.model_probs for r in reports]
+    if not any(p is None for p in probs):
+        try:
+            return _round(np.array(probs, dtype=float), 3)
+        except ValueError:  # mode counts differ
+            pass
     if len({len(p) for p in probs if p is not None}) == 1:
         rows = iter(_round(np.array([p for p in probs if p is not None], dtype=float), 3))
         return [None if p is None else next(rows) for p in probs]
