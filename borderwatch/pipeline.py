@@ -349,9 +349,12 @@ class Pipeline:
         cand = near_line | (self.site.sector_of(pos[:, 0]) != sector_of_track)  # at the line, or already across it
         if not cand.any():
             return idx
-        d = np.linalg.norm(scan.z[:, None, :] - pos[None, cand, :], axis=-1)  # (m, k) metres
-        nearest = np.argmin(d, axis=1)
-        claimed = d[np.arange(scan.size), nearest] <= self.config.handover_m
+        near = pos[cand]
+        dx = scan.z[:, :1] - near[None, :, 0]
+        dy = scan.z[:, 1:2] - near[None, :, 1]
+        d2 = dx * dx + dy * dy  # (m, k) squared metres; sqrt below only for the nearest (as np.linalg.norm would)
+        nearest = np.argmin(d2, axis=1)
+        claimed = np.sqrt(d2[np.arange(scan.size), nearest]) <= self.config.handover_m
         idx = idx.copy()
         idx[claimed] = sector_of_track[cand][nearest[claimed]]
         return idx
