@@ -23,7 +23,7 @@ import base64
 import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,9 +51,12 @@ from fusion.types import (
 )
 
 
-@dataclass(frozen=True)
-class Outbound:
-    """One message to publish. ``kind``: track | alert | alert_state | dispatch | deadletter."""
+class Outbound(NamedTuple):
+    """One message to publish. ``kind``: track | alert | alert_state | dispatch | deadletter.
+
+    A named tuple, not a frozen dataclass: a batch makes one per track message, and a
+    frozen dataclass's ``__init__`` sets its five fields one ``object.__setattr__`` at a time.
+    """
 
     topic: str
     payload: bytes
@@ -380,10 +383,8 @@ class Pipeline:
             if last is None or last[1] != r.status or (r.updated and r.time - last[0] >= self.config.track_min_interval_s):
                 self._published[r.track_id] = (r.time, str(r.status))
                 publish.append(r)
-        out = [
-            Outbound(self.topics.tracks(r.sector), canonical_json(body), self.config.track_qos, False, "track")
-            for r, body in zip(publish, wire_out.track_payloads(publish, self.site))
-        ]
+        topic, qos = self.topics.tracks(sector), self.config.track_qos  # every report here is this sector tracker's
+        out = [Outbound(topic, canonical_json(body), qos, False, "track") for body in wire_out.track_payloads(publish, self.site)]
         gone = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
         if gone:  # a track that ended later in the batch: alerting sees only its end
             reports = [r for r in reports if r.status == TrackStatus.DELETED or r.track_id not in gone]
