@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/load.py --rates 100,300,1000 --duration 60
     .venv/bin/python benchmarks/load.py --quick               # 200 and 1,000 det/s, 15 s each
     .venv/bin/python benchmarks/load.py --rates 5000 --batch-periods 0,0.05   # per-scan vs batched alerting
+    .venv/bin/python benchmarks/load.py --rates 5000 --gc service,default      # tuned vs CPython's collector
     .venv/bin/python benchmarks/load.py --plumbing --rates 1000,5000   # the service's own path, no tracker
 
 Per rate: a mosquitto of its own, ``borderwatch run`` as a child process (one core:
@@ -20,7 +21,8 @@ handling and ticks, divided by the messages processed), and the service's CPU ti
 per message and share of one core while the traffic is offered: when the service
 cannot keep up, latency is queueing, and these say why. ``--batch-periods 0,0.05``
 runs each rate once per batch period (scans alerted on one by one, or together
-every 50 ms), side by side.
+every 50 ms), side by side; ``--gc service,default`` runs it with the service's
+garbage-collector settings and with CPython's (``borderwatch run --default-gc``).
 """
 
 from __future__ import annotations
@@ -46,18 +48,20 @@ from fusion.site import Site  # noqa: E402
 N_SENSORS = 100
 
 
-def one_rate(rate: int, batch_period: str, args: argparse.Namespace, work: Path) -> dict:
+def one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Namespace, work: Path) -> dict:
     per_sensor = max(1, round(rate / N_SENSORS))
     period_s = per_sensor * N_SENSORS / rate  # below 100 det/s: one detection per message, sent less often
     site_file = work / "site.yaml"
     site_doc = site_dict(N_SENSORS)
     site_file.write_text(yaml.safe_dump(site_doc, sort_keys=False))
     site = Site.model_validate(site_doc)
-    broker = Broker(work / f"broker-{rate}-{batch_period}")
+    broker = Broker(work / f"broker-{rate}-{batch_period}-{gc_setting}")
     broker.start()
     batching = ("--batch-period", batch_period) if batch_period != "default" else ()
-    svc = ServiceProcess(site_file, broker.url, work / f"state-{rate}-{batch_period}", "--reorder-latency",
-                         str(args.reorder_latency), *batching, log=work / f"service-{rate}-{batch_period}.log")
+    gc_flag = ("--default-gc",) if gc_setting == "default" else ()
+    run = f"{rate}-{batch_period}-{gc_setting}"
+    svc = ServiceProcess(site_file, broker.url, work / f"state-{run}", "--reorder-latency",
+                         str(args.reorder_latency), *batching, *gc_flag, log=work / f"service-{run}.log")
     svc.start()
     svc.wait_healthy()
     start = time.time() + 1.0
@@ -97,6 +101,7 @@ def one_rate(rate: int, batch_period: str, args: argparse.Namespace, work: Path)
     return {
         "rate_offered_det_s": round(offered / args.duration),
         "batch_period_s": batch_period,
+        "gc": gc_setting,
         "detections_per_message": per_sensor,
         "messages_per_s": round(N_SENSORS / period_s),
         "messages_offered": len(msgs),
@@ -197,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reorder-latency", type=float, default=0.1, help="the service's reorder buffer latency, s")
     ap.add_argument("--batch-periods", default="default",
                     help="the service's batch period(s), s, comma-separated, each run side by side ('default': the pipeline's)")
+    ap.add_argument("--gc", default="service",
+                    help="the service's garbage-collector settings, comma-separated, each run side by side: "
+                         "'service' (borderwatch run's own) or 'default' (CPython's, --default-gc)")
     ap.add_argument("--quick", action="store_true", help="200 and 1,000 det/s, 15 s each")
     ap.add_argument("--plumbing", action="store_true", help="messages/s through the service's own path (dead letters), no tracker")
     ap.add_argument("--keep", action="store_true")
@@ -211,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(plumbing_rate(rate, args, work))
             continue
         for period in args.batch_periods.split(","):
-            print(f"  rate {rate} det/s, batch period {period} ...", file=sys.stderr, flush=True)
-            rows.append(one_rate(rate, period, args, work))
+            for gc_setting in args.gc.split(","):
+                print(f"  rate {rate} det/s, batch period {period}, gc {gc_setting} ...", file=sys.stderr, flush=True)
+                rows.append(one_rate(rate, period, gc_setting, args, work))
     keys = list(rows[0])
     if args.plumbing:
         print("\nplumbing benchmark (sensor -> broker -> service: session, journal, validation -> dead letter -> broker -> console)")

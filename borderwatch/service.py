@@ -50,6 +50,7 @@ from adapters.journal import Journal, OutboundRecord
 from adapters.mqtt_session import MqttSession, TlsSettings
 from adapters.timefmt import from_iso
 from adapters.topics import Topics
+from borderwatch.gc_tuning import tune_for_service
 from borderwatch.observability import ServiceMetrics, serve_http
 from borderwatch.pipeline import Outbound, Pipeline, PipelineConfig
 from borderwatch.snapshots import Snapshot, read_snapshot, write_snapshot
@@ -94,6 +95,9 @@ class ServiceConfig:
     light_window: int = 200
     #: QoS 0 track and dead-letter messages handed to the connection before the publisher yields.
     light_chunk: int = 100
+    #: Freeze the start-up heap and collect generation 0 less often (``gc_tuning``) once recovered:
+    #: process-wide, so ``borderwatch run`` sets it and a service inside another program does not.
+    tune_gc: bool = False
     #: Receive clock (epoch s). A warped clock (demo) runs ``clock_speed`` times wall time.
     clock: Callable[[], float] = time.time
     clock_speed: float = 1.0
@@ -534,6 +538,8 @@ class Service:
             return
         self.recover()
         self.snapshot_now()
+        if self.config.tune_gc:
+            tune_for_service()
         server = None
         if self.config.metrics_port is not None:
             server = await serve_http(self.config.metrics_host, self.config.metrics_port, self.metrics, self.health)

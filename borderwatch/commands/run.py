@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--durable-fsync", action="store_true",
                    help="fsync the journal on every message: survive power loss of the host, not only a crash (slower)")
     p.add_argument("--cot", metavar="URL", help="also send dispatch orders and hostile tracks as Cursor-on-Target to udp://HOST:PORT or tcp://HOST:PORT")
+    p.add_argument("--default-gc", action="store_true",
+                   help="keep CPython's garbage-collector settings (default: freeze the start-up heap, collect young objects less often; see borderwatch/gc_tuning.py)")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=run)
 
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         password=password,
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
+        tune_gc=not args.default_gc,
     )
     logging.getLogger("borderwatch").info(
         "starting", extra={"site": site.site.name, "broker": args.broker, "state_dir": str(args.state_dir) if args.state_dir else None}
