@@ -555,7 +555,8 @@ class SectorTracker:
         if not rows.any():
             return self._none_ended
         gone = self.tab.select(np.flatnonzero(rows))
-        self.tab = self.tab.select(np.flatnonzero(~rows))
+        keep = np.flatnonzero(~rows)
+        self.tab = self.tab.select(keep, room=max(64, keep.size // 4))  # room for the births to come
         when = float(self.t) if self.t is not None else 0.0
         for tid in gone.ids.tolist():
             self._ended.setdefault(int(tid), when)
