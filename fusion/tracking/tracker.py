@@ -513,23 +513,24 @@ class SectorTracker:
         within ``merge_distance_m`` of them (``pos``: mean positions at T), predicted to T in
         temporaries; a merge writes the surviving track's prediction back (it is touched)."""
         tab = self.tab
+        is_det = np.zeros(tab.n, bool)
+        is_det[detected] = True
         pairs = management.near_pairs(pos, self.config.merge_distance_m, detected)
+        if pairs.shape[0] == 0:  # nothing near a detected track: no pair to count
+            self._restart_counts(is_det, detected)
+            return self._none_ended
         box, local = np.unique(pairs, return_inverse=True)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
         k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
-        is_det = np.zeros(tab.n, bool)
-        is_det[detected] = True
+        if k_box.size == 0:  # near, but no pair alike: none to count
+            self._restart_counts(is_det, detected)
+            return self._none_ended
         keep, drop = box[k_box], box[d_box]
         both = is_det[keep] & is_det[drop]
         same = tab.dup_of[drop] == tab.ids[keep]
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
-        # the pairs this step looked at start again unless they passed (counted above)
-        shadow = np.flatnonzero(tab.dup_of)
-        if shadow.size and detected.size:
-            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
-            tab.dup_of[seen] = 0
-            tab.dup_n[seen] = 0
+        self._restart_counts(is_det, detected)
         tab.dup_of[drop] = tab.ids[keep]
         tab.dup_n[drop] = n_new
         ripe = n_new >= self.config.merge_steps
@@ -550,6 +551,16 @@ class SectorTracker:
         mask = np.zeros(tab.n, bool)
         mask[drop] = True
         return self._remove(mask)
+
+    def _restart_counts(self, is_det: NDArray[np.bool_], detected: IntArray) -> None:
+        """The duplicate pairs this step looked at (a detected track, or one that a detected
+        track shadows) start counting again; a pair that passed is counted after this."""
+        tab = self.tab
+        shadow = np.flatnonzero(tab.dup_of)
+        if shadow.size and detected.size:
+            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
+            tab.dup_of[seen] = 0
+            tab.dup_n[seen] = 0
 
     def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
         if not rows.any():
