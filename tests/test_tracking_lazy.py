@@ -239,3 +239,26 @@ def test_history_is_bounded_under_a_flood_and_older_data_is_counted_not_fused() 
     reruns = trk.counters["oosm_rerun"]
     trk.step(recent)
     assert trk.counters["oosm_rerun"] == reruns + 1
+
+
+def test_routing_positions_follow_every_step_and_advance() -> None:
+    """``positions`` keeps the confirmed rows between calls; a step or an advance must not leave it stale."""
+    trk = SectorTracker("main", make_site(), TrackerConfig())
+    rng = np.random.default_rng(11)
+    walkers = rng.uniform([1000.0, 1000.0], [3000.0, 2000.0], (30, 2))
+    for k in range(25):
+        seen = walkers[: 30 if k < 15 else 15]  # half of them leave after 15 s
+        z = seen + [1.2 * k, 0.0] + rng.normal(0.0, 3.0, seen.shape)
+        trk.step(position_scan(T0 + k, z, 5.0, k, sensor="drone-1", stype=SensorType.DRONE))
+        for when in (T0 + k + 0.3, T0 + k + 0.7):  # two calls: the second from what the first kept
+            ids, pos = trk.positions(when)
+            fresh = SectorTracker.restore("main", trk.site, trk.config, json.loads(json.dumps(trk.snapshot())))
+            ids_f, pos_f = fresh.positions(when)
+            np.testing.assert_array_equal(ids, ids_f)
+            np.testing.assert_array_equal(pos, pos_f)
+    before = ids.size
+    trk.advance(T0 + 77.0)  # the tracks not seen for a minute are deleted, the others coast
+    ids, _ = trk.positions(T0 + 77.0)
+    fresh = SectorTracker.restore("main", trk.site, trk.config, json.loads(json.dumps(trk.snapshot())))
+    np.testing.assert_array_equal(ids, fresh.positions(T0 + 77.0)[0])
+    assert 0 < ids.size < before

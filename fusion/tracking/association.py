@@ -106,13 +106,16 @@ def gnn(n: int, m: int, ti: IntArray, dj: IntArray, cost: FloatArray) -> IntArra
     # the rest: dense problems with one miss column per track. Small clusters share one
     # problem (up to about _BATCH_TRACKS tracks): the matrix is block-diagonal (inf
     # between clusters), so its optimum is each cluster's, at one call instead of many.
+    # (a problem's optimum does not depend on the order of its pairs: one problem needs no sort)
     pc = np.flatnonzero(~simple[lab])
     if pc.size:
-        pc = pc[np.argsort(lab[pc], kind="stable")]
-        starts = np.flatnonzero(_run_starts(lab[pc]))
-        size = n_t[lab[pc][starts]]
-        batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(starts, append=pc.size))
-        bounds = np.flatnonzero(np.append(_run_starts(batch), True))
+        bounds = [0, pc.size]
+        if int(n_t[~simple].sum()) > _BATCH_TRACKS:
+            pc = pc[np.argsort(lab[pc], kind="stable")]
+            starts = np.flatnonzero(_run_starts(lab[pc]))
+            size = n_t[lab[pc][starts]]
+            batch = np.repeat((np.cumsum(size) - size) // _BATCH_TRACKS, np.diff(starts, append=pc.size))
+            bounds = np.flatnonzero(np.append(_run_starts(batch), True)).tolist()
         for a, b in zip(bounds[:-1], bounds[1:]):
             idx = pc[a:b]
             tr, tinv = np.unique(ti[idx], return_inverse=True)

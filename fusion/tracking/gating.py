@@ -58,12 +58,29 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
     return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
 
 
+def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray) -> tuple[IntArray, IntArray]:
+    """(query, index into ``e_sorted``) of every sorted value within ``half`` of each query's ``centre`` east.
+
+    A band in east alone, by binary search: the pairs a distance test then looks at,
+    about (queries x values x band width / span) instead of all of them. The band is
+    widened by 1e-9 relative (and of the coordinates' magnitude) so that rounding in
+    the distance test never keeps a pair the band left out.
+    """
+    half = half * (1.0 + 1e-9) + 1e-9 * np.abs(centre)
+    lo = np.searchsorted(e_sorted, centre - half, "left")
+    cnt = np.searchsorted(e_sorted, centre + half, "right") - lo
+    q = np.repeat(np.arange(centre.size), cnt)
+    start = np.cumsum(cnt) - cnt
+    return q, np.arange(q.size) - np.repeat(start - lo, cnt)
+
+
 def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
     """Rows whose circle (centre, radius) holds at least one detection.
 
-    First the detections' bounding box (a few vector operations per track), then each
-    track inside it asks a KD-tree over the detections for its nearest one (cheaper than
-    the pairs of two trees: no tree over the tracks, and one answer per track).
+    First the detections' bounding box (a few vector operations per track), then for
+    each track inside it the detections in its east band (``east_band``): a track is
+    near when one of them lies at sqrt(de^2 + dn^2) <= radius, what a KD-tree query of
+    its nearest detection would give bit for bit, without building the tree.
     """
     if track_en.shape[0] == 0 or det_en.shape[0] == 0:
         return np.zeros(0, np.int64)
@@ -74,9 +91,15 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     box = np.flatnonzero(de * de + dn * dn <= radius * radius)
     if box.size == 0:
         return box.astype(np.int64)
-    r = radius[box]
-    d, _ = cKDTree(det_en).query(track_en[box], distance_upper_bound=float(r.max()) * (1.0 + 1e-9))
-    return box[d <= r].astype(np.int64)
+    r, tb = radius[box], track_en[box]
+    order = np.argsort(det_en[:, 0], kind="stable")
+    q, k = east_band(det_en[order, 0], tb[:, 0], r)
+    j = order[k]
+    de = tb[q, 0] - det_en[j, 0]
+    dn = tb[q, 1] - det_en[j, 1]
+    near = np.zeros(box.size, bool)
+    near[q[np.sqrt(de * de + dn * dn) <= r[q]]] = True
+    return box[near].astype(np.int64)
 
 
 def candidate_pairs(

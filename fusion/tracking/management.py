@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from fusion.tracking.config import TrackerConfig
+from fusion.tracking.gating import east_band
 from fusion.tracking.table import TrackTable
 from fusion.types import TrackReport, TrackStatus
 
@@ -78,21 +78,31 @@ def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> 
 
 
 def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> NDArray[np.int64]:
-    """(k, 2) pairs of rows closer than ``distance`` (positions (n, 2)) with at least one row in ``anchor``.
+    """(k, 2) pairs of rows closer than ``distance`` (positions (n, 2)) with at least one row in
+    ``anchor`` (distinct rows): each pair once, as (lower row, higher row), in sorted order.
 
     The anchors' bounding box grown by ``distance`` (a few vector operations per row),
-    then a KD-tree over the rows inside it.
+    then for each anchor the rows of the box in its east band (``gating.east_band``),
+    kept when de^2 + dn^2 <= distance^2: a KD-tree's pair test, bit for bit.
     """
     if anchor.size == 0:
         return np.zeros((0, 2), np.int64)
-    lo = pos[anchor].min(axis=0) - distance
-    hi = pos[anchor].max(axis=0) + distance
+    a = pos[anchor]
+    lo = a.min(axis=0) - distance
+    hi = a.max(axis=0) + distance
     e, n = pos[:, 0], pos[:, 1]
     box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
-    pairs = box[cKDTree(pos[box]).query_pairs(distance, output_type="ndarray")]
-    is_anchor = np.zeros(pos.shape[0], bool)
-    is_anchor[anchor] = True
-    return pairs[is_anchor[pairs[:, 0]] | is_anchor[pairs[:, 1]]].reshape(-1, 2)
+    order = box[np.argsort(e[box], kind="stable")]
+    q, k = east_band(e[order], a[:, 0], np.full(anchor.size, float(distance)))
+    ra, rb = anchor[q], order[k]
+    de = a[q, 0] - e[rb]
+    dn = a[q, 1] - n[rb]
+    ok = (de * de + dn * dn <= distance * distance) & (ra != rb)
+    ra, rb = ra[ok], rb[ok]
+    # one key per unordered pair: sorted and unique (two anchors find each other twice)
+    size = pos.shape[0]
+    key = np.unique(np.minimum(ra, rb) * size + np.maximum(ra, rb))
+    return np.stack([key // size, key % size], axis=1)
 
 
 def duplicates(

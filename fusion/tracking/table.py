@@ -65,6 +65,9 @@ class TrackTable:
         if self.xc is None or self.moments is None:
             self.xc, self.moments = np.empty((self.n, 4)), np.empty((self.n, 3))
             self.refresh(slice(None))
+        #: (buffers, the columns handed out as their first rows) when the columns have spare rows
+        #: behind them for ``concat`` (``select(..., room)``); None otherwise
+        self._room: tuple[dict[str, NDArray], dict[str, NDArray]] | None = None
 
     @staticmethod
     def empty(modes: int) -> "TrackTable":
@@ -87,8 +90,30 @@ class TrackTable:
         self.xc[idx] = combined_mean(xm, mu)
         self.moments[idx] = position_moments(xm, self.Pm[idx], mu)
 
-    def select(self, idx: NDArray) -> "TrackTable":
-        return TrackTable(**{name: getattr(self, name)[idx] for name in _COLUMNS})
+    def select(self, idx: NDArray[np.int64], room: int = 0) -> "TrackTable":
+        """Rows ``idx`` (integer indices), copied. ``take`` copies whole rows at a time; fancy
+        indexing of the (n, ...) columns goes element by element, several times slower.
+
+        ``room``: spare rows behind the copy, so that ``concat`` (a birth) writes its rows
+        there instead of copying every column of the table again.
+        """
+        if room == 0:
+            return TrackTable(**{name: getattr(self, name).take(idx, axis=0) for name in _COLUMNS})
+        m = len(idx)
+        buffers = {}
+        for name in _COLUMNS:
+            col = getattr(self, name)
+            buffers[name] = np.empty((m + room,) + col.shape[1:], col.dtype)
+            col.take(idx, axis=0, out=buffers[name][:m], mode="clip")  # "raise" would copy through a temporary
+        return TrackTable._over(buffers, m)
+
+    @staticmethod
+    def _over(buffers: dict[str, NDArray], n: int) -> "TrackTable":
+        """The table of the first ``n`` rows of ``buffers`` (views), the rest left as room."""
+        views = {name: buf[:n] for name, buf in buffers.items()}
+        out = TrackTable(**views)
+        out._room = (buffers, views)
+        return out
 
     def put(self, idx: NDArray, other: "TrackTable") -> None:
         """Write the rows of ``other`` into rows ``idx`` (in place)."""
@@ -96,12 +121,32 @@ class TrackTable:
             getattr(self, name)[idx] = getattr(other, name)
 
     def concat(self, other: "TrackTable") -> "TrackTable":
-        """The rows of both (either one itself when the other is empty: no copy)."""
+        """The rows of both (either one itself when the other is empty: no copy).
+
+        Into the room behind self's columns when it holds other's rows: only other's rows
+        are copied, and the result takes the buffers over (self gives up its room, so
+        nothing else appends there; a column that was replaced since, not written in
+        place, is copied in first). Else into new buffers with as many rows again as room.
+        """
         if other.n == 0:
             return self
         if self.n == 0:
             return other
-        return TrackTable(**{name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in _COLUMNS})
+        n, k = self.n, other.n
+        if self._room is not None and n + k <= self._room[0]["ids"].shape[0]:
+            buffers, views = self._room
+        else:
+            buffers, views = {}, {}
+            for name in _COLUMNS:
+                col = getattr(self, name)
+                buffers[name] = np.empty((2 * (n + k),) + col.shape[1:], col.dtype)
+        for name in _COLUMNS:
+            col = getattr(self, name)
+            if views.get(name) is not col:
+                buffers[name][:n] = col
+            buffers[name][n:n + k] = getattr(other, name)
+        self._room = None
+        return TrackTable._over(buffers, n + k)
 
     def copy(self) -> "TrackTable":
         return TrackTable(**{name: getattr(self, name).copy() for name in _COLUMNS})

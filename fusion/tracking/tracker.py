@@ -116,6 +116,8 @@ class SectorTracker:
         self.tab = TrackTable.empty(self._modes)
         #: what a step that ends no track returns (shared: an ended table is only read)
         self._none_ended = TrackTable.empty(self._modes)
+        #: ``positions``' ids, mean positions, velocities and times of the confirmed rows (None: stale)
+        self._routing: tuple[IntArray, FloatArray, FloatArray, FloatArray] | None = None
         self.t: float | None = None
         self._next_id = 1
         self._clutter: dict[str, float] = {}
@@ -136,6 +138,7 @@ class SectorTracker:
         than the filter itself once a sector holds hundreds of tracks.
         """
         ended = self._none_ended
+        self._routing = None
         for sub in split_by_det_time(scan):
             if self.t is None or sub.time >= self.t:
                 ended = ended.concat(self._record_and_apply(self._new_event(sub)))
@@ -160,6 +163,7 @@ class SectorTracker:
             return []
         cfg = self.config
         now = max(now, self.t)
+        self._routing = None
         gone = management.stale(self.tab, now, cfg, self._k9_mask)
         codes = management.status_codes(self.tab, now, cfg)
         changed = (codes != self.tab.reported) & ~gone
@@ -184,13 +188,17 @@ class SectorTracker:
 
         Each track's combined mean extrapolated from its own time (exactly the mean of
         the IMM prediction): what sector routing needs, as arrays, without building a
-        report per track.
+        report per track. The rows' means and times are kept until the next ``step`` or
+        ``advance`` (routing asks every sector for each scan, and most scans step one).
         """
         if self.t is None or self.tab.n == 0:
             return np.zeros(0, np.int64), np.zeros((0, 2))
-        rows = np.flatnonzero(self.tab.confirmed)
-        x = self.tab.xc[rows]
-        return self.tab.ids[rows], x[:, :2] + x[:, 2:4] * (time - self.tab.t[rows])[:, None]
+        if self._routing is None:
+            rows = np.flatnonzero(self.tab.confirmed)
+            x = self.tab.xc.take(rows, axis=0)
+            self._routing = (self.tab.ids[rows], x[:, :2], x[:, 2:4], self.tab.t[rows])
+        ids, p, v, t = self._routing
+        return ids.copy(), p + v * (time - t)[:, None]
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
@@ -473,8 +481,7 @@ class SectorTracker:
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
             bound = position_variance_bound(tab.moments[rest], dt[rest], float(self._q.max()))
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
-            near = np.arange(tab.n)[rest][near]
-            cand = np.union1d(near, cand) if cand.size else near
+            cand = np.union1d(rest[near], cand) if cand.size else near
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
         ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
@@ -490,7 +497,7 @@ class SectorTracker:
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
         tab = self.tab
-        xm, Pm, mu, r = tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows]
+        xm, Pm, mu, r = tab.xm.take(rows, axis=0), tab.Pm.take(rows, axis=0), tab.mu.take(rows, axis=0), tab.r[rows]
         dt = T - tab.t[rows]
         go = dt > 0.0
         if go.all():  # the usual case: no masked copies
@@ -506,23 +513,24 @@ class SectorTracker:
         within ``merge_distance_m`` of them (``pos``: mean positions at T), predicted to T in
         temporaries; a merge writes the surviving track's prediction back (it is touched)."""
         tab = self.tab
+        is_det = np.zeros(tab.n, bool)
+        is_det[detected] = True
         pairs = management.near_pairs(pos, self.config.merge_distance_m, detected)
+        if pairs.shape[0] == 0:  # nothing near a detected track: no pair to count
+            self._restart_counts(is_det, detected)
+            return self._none_ended
         box, local = np.unique(pairs, return_inverse=True)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
         k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
-        is_det = np.zeros(tab.n, bool)
-        is_det[detected] = True
+        if k_box.size == 0:  # near, but no pair alike: none to count
+            self._restart_counts(is_det, detected)
+            return self._none_ended
         keep, drop = box[k_box], box[d_box]
         both = is_det[keep] & is_det[drop]
         same = tab.dup_of[drop] == tab.ids[keep]
         n_new = np.where(both, 0, np.where(same, tab.dup_n[drop] + 1, 1))
-        # the pairs this step looked at start again unless they passed (counted above)
-        shadow = np.flatnonzero(tab.dup_of)
-        if shadow.size and detected.size:
-            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
-            tab.dup_of[seen] = 0
-            tab.dup_n[seen] = 0
+        self._restart_counts(is_det, detected)
         tab.dup_of[drop] = tab.ids[keep]
         tab.dup_n[drop] = n_new
         ripe = n_new >= self.config.merge_steps
@@ -544,11 +552,22 @@ class SectorTracker:
         mask[drop] = True
         return self._remove(mask)
 
+    def _restart_counts(self, is_det: NDArray[np.bool_], detected: IntArray) -> None:
+        """The duplicate pairs this step looked at (a detected track, or one that a detected
+        track shadows) start counting again; a pair that passed is counted after this."""
+        tab = self.tab
+        shadow = np.flatnonzero(tab.dup_of)
+        if shadow.size and detected.size:
+            seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
+            tab.dup_of[seen] = 0
+            tab.dup_n[seen] = 0
+
     def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
         if not rows.any():
             return self._none_ended
         gone = self.tab.select(np.flatnonzero(rows))
-        self.tab = self.tab.select(np.flatnonzero(~rows))
+        keep = np.flatnonzero(~rows)
+        self.tab = self.tab.select(keep, room=max(64, keep.size // 4))  # room for the births to come
         when = float(self.t) if self.t is not None else 0.0
         for tid in gone.ids.tolist():
             self._ended.setdefault(int(tid), when)
