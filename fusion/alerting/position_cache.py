@@ -13,9 +13,14 @@ Slots are kept in track-id order (the order the engine has always evaluated trac
 which fixes group numbering and so alert numbering). A deleted track leaves a dead
 slot; the slots are compacted once a quarter of them are dead, so a deletion does not
 cost a rebuild of the whole index.
+
+An owner may keep columns of its own per slot (``kept``: the alerting memory), which
+follow the slots through rebuilds and are never written from reports.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,13 +47,16 @@ def stack_reports(reports: list[TrackReport], labellers: frozenset[str] = frozen
 
 
 class PositionCache:
-    def __init__(self, labellers: frozenset[str] = frozenset()) -> None:
+    def __init__(self, labellers: frozenset[str] = frozenset(),
+                 kept: Callable[[int], dict[str, np.ndarray]] | None = None) -> None:
         self._labellers = labellers  # sensors that name classes: column "looked" is "one of them saw it"
+        self._new_kept = kept  # the owner's columns for n new slots
         self._ids: list[str] = []  # per slot, sorted; dead slots keep their old id
         self._slot: dict[str, int] = {}  # live tracks only
         # x (s, 4): east, north (m), v east, v north (m/s) at the report time t (s,), UTC epoch s; then the
         # other columns of ``stack_reports``
-        self._cols = stack_reports([], labellers)
+        self._cols = stack_reports([], labellers) | (kept(0) if kept is not None else {})
+        self._kept_names = tuple(kept(0)) if kept is not None else ()
         self._alive = np.zeros(0, dtype=bool)  # slot holds a live track (not the track status: column "alive")
         self._dead = 0
 
@@ -68,7 +76,8 @@ class PositionCache:
             return
         start = len(self._ids)
         self._ids += [r.track_id for r in new]
-        self._cols = {name: np.concatenate([self._cols[name], col]) for name, col in stack_reports(new, self._labellers).items()}
+        added = stack_reports(new, self._labellers) | (self._new_kept(len(new)) if self._new_kept is not None else {})
+        self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
@@ -91,8 +100,12 @@ class PositionCache:
         return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
 
     def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
-        """These slots' last reports: the ``stack_reports`` columns, row-aligned with ``slots``."""
+        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``."""
         return {name: col[slots] for name, col in self._cols.items()}
+
+    def kept(self) -> dict[str, np.ndarray]:
+        """The owner's columns, per slot, to update in place (valid until the next ``put`` or ``drop``)."""
+        return {name: self._cols[name] for name in self._kept_names}
 
     def ids(self, slots: IntArray) -> list[str]:
         return [self._ids[i] for i in slots.tolist()]

@@ -51,6 +51,8 @@ class Context:
     settled: NDArray[np.bool_]  # (n,) dwelt near the line for loiter_time_s within loiter_radius_m of one spot: waiting, not crossing
     side: NDArray[np.int64]  # (n,) remembered side of the line: +1 protected, -1 not, 0 unknown
     near_since: NDArray[np.float64]  # (n,) start of the current dwell near the line, NaN when not near
+    crossed_at: NDArray[np.float64]  # (n,) time of the last flip into the protected side, NaN: none
+    crossed_xy: NDArray[np.float64]  # (n, 2) where (the border point), NaN: none
     #: An incremental call (see ``AlertEngine``) holds only some groups: the rules then look
     #: only at these open alerts (those with a track here), in id order, and leave the rest
     #: as they are. None: every open alert.
@@ -193,10 +195,11 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
     best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
     eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)  # and one grid of crossing times
+    crossed = _recent_crossings(eng, ctx, np.concatenate([groups[g] for g in live]) if live else np.zeros(0, np.int64))
     for k, g in enumerate(live):
         rows = groups[g]
         ids = [t.ids[i] for i in rows]
-        into = _recent_crossings(eng, ids, ctx.now)
+        into = [crossed[i] for i in rows.tolist() if i in crossed] if crossed else []
         best = int(bests[k])
         p_g = float(p[best])
         alert = eng.alerts.get(owner[g]) if g in owner else None
@@ -284,8 +287,7 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
     starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-    crossed_at = np.array([_nan(eng.memory[t.ids[i]].crossed_at) for i in flat.tolist()], dtype=float)
-    recent = (side[flat] > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
+    recent = (side[flat] > 0) & (ctx.now - ctx.crossed_at[flat] <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
     could |= np.logical_or.reduceat(recent, starts)
     if cfg.alert_outbound_crossings and flips:
@@ -306,20 +308,21 @@ def _range_words(lo: float, hi: float) -> str:
     return f" ({duration_words(lo)} to {duration_words(hi)})"
 
 
-def _recent_crossings(eng: "AlertEngine", ids: list[str], now: float) -> list[tuple[str, float, tuple[float, float]]]:
-    """Members that crossed into the protected side within ``crossing_recent_s`` (not at a port): (id, time, point).
+def _recent_crossings(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64]) -> dict[int, tuple[str, float, tuple[float, float]]]:
+    """Which of these rows crossed into the protected side within ``crossing_recent_s`` (not at a port):
+    row -> (id, time, point). For the members of all groups at once: few tracks have.
 
     Recent rather than this batch only, so a track that crossed while it did not yet
     qualify (too little history to judge its motion) still raises its crossing.
     """
     cfg = eng.config
-    out = []
-    for k in ids:
-        m = eng.memory[k]
-        if m.side > 0 and m.crossed_at is not None and m.crossed_xy is not None and now - m.crossed_at <= cfg.crossing_recent_s:
-            if not eng.fence.in_port(np.asarray([m.crossed_xy]), cfg.port_margin_m)[0]:
-                out.append((k, m.crossed_at, m.crossed_xy))
-    return out
+    rows = rows[(ctx.side[rows] > 0) & (ctx.now - ctx.crossed_at[rows] <= cfg.crossing_recent_s)
+                & ~np.isnan(ctx.crossed_xy[rows, 0])]
+    if rows.size == 0:
+        return {}
+    rows = rows[~eng.fence.in_port(ctx.crossed_xy[rows], cfg.port_margin_m)]
+    return {i: (ctx.table.ids[i], at, (e, n)) for i, at, (e, n) in
+            zip(rows.tolist(), ctx.crossed_at[rows].tolist(), ctx.crossed_xy[rows].tolist())}
 
 
 def _timer_done(alert: Alert, now: float, hold_s: float) -> bool:
@@ -424,8 +427,7 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     in_situation = _in_situation(eng, ctx)
     allowed = (ctx.eligible & ctx.settled & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
-    for i in np.flatnonzero(allowed):
-        eng.memory[t.ids[i]].loitered = True
+    eng._mark_loitered([t.ids[i] for i in np.flatnonzero(allowed).tolist()])
     out, held = _carry(eng, ctx, _groups(ctx, allowed), "loitering")
     carried = {alert.id for alert, *_ in held}
     for alert, rows, is_new, cls, count in held:
@@ -446,10 +448,6 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
         elif in_situation[rows].any():
             out.append(eng._end(alert, ctx.now, "superseded"))
     return out
-
-
-def _nan(x: float | None) -> float:
-    return float("nan") if x is None else float(x)
 
 
 # --- narcotics --------------------------------------------------------------------------------
