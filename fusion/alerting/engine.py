@@ -196,19 +196,20 @@ class AlertEngine:
             if r.status == TrackStatus.DELETED:
                 self._forget(r.track_id)
         self.tracks.update((r.track_id, r) for r in live)
-        self._positions.put(live)
-        fresh = [r for r in live if r.updated]
+        stacked = self._positions.put(live)
+        rows = [k for k, r in enumerate(live) if r.updated]
+        fresh = [live[k] for k in rows]
         self._measured = None
         if not fresh:
             return {}
-        xy = np.array([r.x for r in fresh], dtype=float)[:, :2]
+        xy = stacked["x"][rows][:, :2]
         d, on_line, n = self.fence.measure(xy)
         self._measured = Measured([r.track_id for r in fresh], xy, d, on_line, n)
-        var_d = np.einsum("ni,nij,nj->n", n, np.array([r.P for r in fresh], dtype=float)[:, :2, :2], n)
+        var_d = np.einsum("ni,nij,nj->n", n, stacked["P"][rows][:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
         mem = self._positions.kept()
         flip, grown = memory.observe(
-            mem, self._positions.slots([r.track_id for r in fresh]), np.array([r.time for r in fresh], dtype=float), d,
+            mem, self._positions.slots([r.track_id for r in fresh]), stacked["t"][rows], d,
             margin, xy, self.fence.in_port(xy), on_line, cfg.crossing_confirm_updates, cfg.loiter_distance_m,
             cfg.loiter_exit_margin_m, max(cfg.straightness_window_s, cfg.loiter_time_s))
         memory.refresh_motion(mem, grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
@@ -277,12 +278,18 @@ class AlertEngine:
         alerts: an alert holding a track of those groups brings its other tracks' groups
         in too (its tracks may have drifted apart), until nothing new comes in.
         """
+        holders: dict[str, list[str]] = {}  # track -> open alerts holding it (a sector keeps hundreds open)
+        for aid, a in self.alerts.items():
+            for t in a.track_ids:
+                holders.setdefault(t, []).append(aid)
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
+        ids: set[str] = set()
         while True:
             search.grow(self._positions.slots(sorted(seeds)))
-            ids = set(self._positions.ids(search.reached))
-            new = {aid for aid, a in self.alerts.items() if aid not in scope and not ids.isdisjoint(a.track_ids)}
+            reached = set(self._positions.ids(search.reached))
+            new = {aid for t in reached - ids for aid in holders.get(t, ())} - scope  # the rest were looked up before
+            ids = reached
             scope |= new
             seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - ids
             if not seeds:

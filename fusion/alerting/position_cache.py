@@ -63,26 +63,32 @@ class PositionCache:
     def __len__(self) -> int:
         return len(self._slot)
 
-    def put(self, reports: list[TrackReport]) -> None:
-        """Insert or refresh these tracks' states (a track reported more than once: its last report)."""
-        reports = list({r.track_id: r for r in reports}.values())  # one write per slot: numpy leaves repeats unordered
-        old = [r for r in reports if r.track_id in self._slot]
+    def put(self, reports: list[TrackReport]) -> dict[str, np.ndarray]:
+        """Insert or refresh these tracks' states (a track reported more than once: its last report).
+
+        Returns the reports' ``stack_reports`` columns, a row per report as given (the caller's
+        own arrays of them, stacked once).
+        """
+        stacked = stack_reports(reports, self._labellers)
+        last = list({r.track_id: k for k, r in enumerate(reports)}.values())  # one write per slot: numpy leaves repeats unordered
+        old = [k for k in last if reports[k].track_id in self._slot]
         if old:
-            slots = np.fromiter((self._slot[r.track_id] for r in old), np.int64, len(old))
-            for name, col in stack_reports(old, self._labellers).items():
-                self._cols[name][slots] = col
-        new = sorted((r for r in reports if r.track_id not in self._slot), key=lambda r: r.track_id)
+            slots = np.fromiter((self._slot[reports[k].track_id] for k in old), np.int64, len(old))
+            for name, col in stacked.items():
+                self._cols[name][slots] = col[old]
+        new = sorted((k for k in last if reports[k].track_id not in self._slot), key=lambda k: reports[k].track_id)
         if not new:
-            return
+            return stacked
         start = len(self._ids)
-        self._ids += [r.track_id for r in new]
-        added = stack_reports(new, self._labellers) | (self._new_kept(len(new)) if self._new_kept is not None else {})
+        self._ids += [reports[k].track_id for k in new]
+        added = {name: col[new] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
         self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
         else:
             self._slot.update((tid, start + k) for k, tid in enumerate(self._ids[start:]))
+        return stacked
 
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)
@@ -111,7 +117,7 @@ class PositionCache:
         return [self._ids[i] for i in slots.tolist()]
 
     def slots(self, ids: list[str]) -> IntArray:
-        return np.fromiter((self._slot[i] for i in ids), np.int64, len(ids))
+        return np.fromiter(map(self._slot.__getitem__, ids), np.int64, len(ids))
 
     def live_slots(self) -> IntArray:
         return np.flatnonzero(self._alive)
