@@ -454,27 +454,6 @@ def test_sensor_ack_and_dismiss() -> None:
     assert [x.sensor_id for x in h.tick(T0 + 10_001 + 151)] == ["drone-1"], "watched again once heard"
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 30), st.integers(0, 2**31 - 1))
-def test_property_batched_motion_equals_per_track_motion(n: int, seed: int) -> None:
-    """refresh_motion (stacked over tracks) gives exactly what motion()/spread() give track by track."""
-    from fusion.alerting.memory import TrackMemory, refresh_motion
-
-    rng = np.random.default_rng(seed)
-    mems = []
-    for _ in range(n):
-        m = TrackMemory()
-        t = T0
-        for _ in range(int(rng.integers(1, 80))):
-            t += float(rng.choice([1.0, 2.0, 5.0, 7.5]))
-            m.extend_path(t, rng.uniform(-5000, 5000, 2), 300.0)
-        mems.append(m)
-    refresh_motion(mems, 60.0, 30.0, 300.0)
-    for m in mems:
-        assert m.moving == m.motion(60.0, 30.0)
-        assert m.spread_m == m.spread(300.0)
-
-
 def test_features_reuse_measured_geometry_and_project_crossings_on_demand() -> None:
     """Reused geometry of updated tracks and on-demand crossing points equal a full per-row measurement."""
     from fusion.alerting.features import Measured, border_features, track_table

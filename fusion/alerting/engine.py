@@ -4,7 +4,7 @@ Each call runs the same stages at once on the tracks it looks at (see "Increment
 calls" below):
 
 1. remember: feed each reported track's signed border distance to its side
-   hysteresis (``memory.TrackMemory``), its dwell near the line and its recent path;
+   hysteresis (``memory``: columns per track, updated with array operations), its dwell near the line and its recent path;
 2. features: propagate those tracks to ``now`` and measure them against the
    border and zones (``features``, shapely vectorised);
 3. eligibility: confirmed/coasting, existence above the threshold (a zone's
@@ -46,7 +46,7 @@ from fusion.alerting.config import AlertConfig
 from fusion.alerting.features import Measured, border_features, table_at
 from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.lifecycle import Alert, record_ack
-from fusion.alerting.memory import TrackMemory, refresh_motion
+from fusion.alerting import memory
 from fusion.alerting.position_cache import PositionCache
 from fusion.alerting.narcotics import link_indications
 from fusion.alerting.severity import raise_one, who
@@ -66,7 +66,6 @@ class AlertEngine:
         self.fence = Geofence(site)
         self._n = 0
         self.tracks: dict[str, TrackReport] = {}
-        self.memory: dict[str, TrackMemory] = {}
         self.alerts: dict[str, Alert] = {}  # open alerts by id
         self.narcotics_tracks: set[str] = set()  # tracks linked to a K-9 narcotics indication
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
@@ -74,8 +73,9 @@ class AlertEngine:
         self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
         self.opened: list[str] = []  # alerts opened since this on_tracks call began (with the scope: see rules._in_situation)
         # Every cached track's last report as arrays (grouping, the track table); "looked": a drone camera, a sensor
-        # that names classes, has seen the track.
-        self._positions = PositionCache(frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE))
+        # that names classes, has seen the track. Its kept columns are the tracks' memory (``memory.COLUMNS``).
+        self._positions = PositionCache(frozenset(s.id for s in site.sensors if s.type == SensorType.DRONE),
+                                        memory.new_columns)
 
     # --- interface ------------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class AlertEngine:
             "n": self._n,
             "now": self.now,
             "tracks": [report_to_dict(self.tracks[k]) for k in sorted(self.tracks)],
-            "memory": {k: self.memory[k].to_dict() for k in sorted(self.memory)},
+            "memory": self._memory_dicts(),
             "alerts": [self.alerts[k].to_dict() for k in sorted(self.alerts)],
             "narcotics_tracks": sorted(self.narcotics_tracks),
             "dismissed": sorted(self.dismissed),
@@ -176,7 +176,11 @@ class AlertEngine:
         eng.now = snap["now"]
         eng.tracks = {d["track_id"]: report_from_dict(d) for d in snap["tracks"]}
         eng._positions.put(list(eng.tracks.values()))
-        eng.memory = {k: TrackMemory.from_dict(v) for k, v in snap["memory"].items()}
+        mem = eng._positions.kept()
+        for k, v in snap["memory"].items():
+            slot = int(eng._positions.slots([k])[0])
+            for name, value in memory.from_dict(v).items():
+                mem[name][slot] = value
         eng.alerts = {d["id"]: Alert.from_dict(d) for d in snap["alerts"]}
         eng.narcotics_tracks = set(snap["narcotics_tracks"])
         eng.dismissed = set(snap["dismissed"])
@@ -192,44 +196,32 @@ class AlertEngine:
             if r.status == TrackStatus.DELETED:
                 self._forget(r.track_id)
         self.tracks.update((r.track_id, r) for r in live)
-        for r in live:
-            if r.track_id not in self.memory:
-                self.memory[r.track_id] = TrackMemory()
-        self._positions.put(live)
-        fresh = [r for r in live if r.updated]
+        stacked = self._positions.put(live)
+        rows = [k for k, r in enumerate(live) if r.updated]
+        fresh = [live[k] for k in rows]
         self._measured = None
         if not fresh:
             return {}
-        xy = np.array([r.x for r in fresh], dtype=float)[:, :2]
+        xy = stacked["x"][rows][:, :2]
         d, on_line, n = self.fence.measure(xy)
         self._measured = Measured([r.track_id for r in fresh], xy, d, on_line, n)
-        var_d = np.einsum("ni,nij,nj->n", n, np.array([r.P for r in fresh], dtype=float)[:, :2, :2], n)
+        var_d = np.einsum("ni,nij,nj->n", n, stacked["P"][rows][:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
-        in_port = self.fence.in_port(xy)
+        mem = self._positions.kept()
+        flip, grown = memory.observe(
+            mem, self._positions.slots([r.track_id for r in fresh]), stacked["t"][rows], d,
+            margin, xy, self.fence.in_port(xy), on_line, cfg.crossing_confirm_updates, cfg.loiter_distance_m,
+            cfg.loiter_exit_margin_m, max(cfg.straightness_window_s, cfg.loiter_time_s))
+        memory.refresh_motion(mem, grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
         flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
-        grown: list[TrackMemory] = []
-        keep_s = max(cfg.straightness_window_s, cfg.loiter_time_s)
-        # Python floats once for the whole batch: indexing numpy arrays per track costs more than the work.
-        for r, d_i, m_i, xy_i, port_i, line_i in zip(fresh, d.tolist(), margin.tolist(), xy.tolist(), in_port.tolist(),
-                                                     on_line.tolist()):
-            mem = self.memory[r.track_id]
-            flip = mem.observe_side(d_i, m_i, cfg.crossing_confirm_updates)
-            if flip is not None:
-                point = (line_i[0], line_i[1])
-                if flip == "into":
-                    mem.crossed_at, mem.crossed_xy = r.time, point
-                flips[r.track_id] = (flip, r.time, point)
-            mem.observe_dwell(r.time, d_i, cfg.loiter_distance_m, cfg.loiter_exit_margin_m)
-            if mem.extend_path(r.time, xy_i, keep_s):
-                grown.append(mem)
-            mem.via_port |= port_i
-        refresh_motion(grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
+        for k in np.flatnonzero(flip).tolist():
+            r, point = fresh[k], on_line[k].tolist()
+            flips[r.track_id] = ("into" if flip[k] > 0 else "out", r.time, (point[0], point[1]))
         return flips
 
     def _forget(self, track_id: str) -> None:
         self.tracks.pop(track_id, None)
         self._positions.drop(track_id)
-        self.memory.pop(track_id, None)
         self.dismissed.discard(track_id)
 
     def _context(self, now: float, focus: list[str], alerts: list[str]) -> "rules.Context":
@@ -240,7 +232,6 @@ class AlertEngine:
         scope = self._focus_slots(focus, alerts, search)
         slots, group = search.reached, search.labels()
         ids = self._positions.ids(slots)
-        mems = [self.memory[k] for k in ids]
         cols = self._positions.columns(slots)
         table = table_at(tuple(ids), cols, now, cfg.animal_prob)
         feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
@@ -255,30 +246,30 @@ class AlertEngine:
         # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
         labelled = cols["looked"] & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
                              >= cfg.label_prob)
-        motion = [m.moving for m in mems]
         # Metres made towards (and into) the protected side since the track was first seen.
-        progress = feats.d - np.array([m.deepest_out_m for m in mems])
-        purposeful = np.array([m is not None and m[0] >= cfg.straightness_min and m[1] >= cfg.purpose_speed_mps
-                               for m in motion], dtype=bool) & ~(progress < cfg.approach_min_m)
-        via_port = np.array([m.via_port for m in mems], dtype=bool)
+        progress = feats.d - cols["deepest_out_m"]
+        # NaN motion (too little path) is not purposeful.
+        purposeful = ((cols["straightness"] >= cfg.straightness_min) & (cols["net_speed"] >= cfg.purpose_speed_mps)
+                      & ~(progress < cfg.approach_min_m))
+        via_port = cols["via_port"]
         # An unlabelled track raises crossing kinds on its motion only while its class evidence (prior, speed, echo
         # size) makes a person or vehicle clearly likelier than an animal; a coin flip waits for more scans.
         pc = table.class_probs
         person_or_vehicle = pc[:, CLASSES.index("person")] + pc[:, CLASSES.index("vehicle")]
         plausible = person_or_vehicle >= cfg.threat_odds * pc[:, CLASSES.index("animal")]
         # A crossing threat: not wildlife by label, labelled person/vehicle or moving purposefully, not port traffic.
-        loitered = np.array([m.loitered for m in mems], dtype=bool)
+        loitered = cols["loitered"]
         threat = ~animal & (labelled | ((purposeful | loitered) & plausible)) & ~via_port
         labels = np.where(eligible, group, -1)
         # Settled: near the line for loiter_time_s, the whole dwell within loiter_radius_m of one spot (a grazing
         # animal moves on, a walker passes), after walking up from loiter_approach_m or more (an animal that grazes
         # along the line never left it).
-        near_since = np.array([np.nan if m.near_since is None else m.near_since for m in mems])
-        settled = (now - near_since >= cfg.loiter_time_s) & np.array(
-            [m.spread_m <= cfg.loiter_radius_m and m.farthest_m >= cfg.loiter_approach_m for m in mems], dtype=bool)
-        side = np.array([m.side for m in mems], dtype=np.int64)
+        near_since = cols["near_since"]
+        settled = ((now - near_since >= cfg.loiter_time_s) & (cols["spread_m"] <= cfg.loiter_radius_m)
+                   & (cols["farthest_m"] >= cfg.loiter_approach_m))
         return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
-                             side, near_since, alert_scope=scope)
+                             cols["side"], near_since, cols["crossed_at"], np.stack([cols["crossed_e"], cols["crossed_n"]], axis=1),
+                             alert_scope=scope)
 
     def _focus_slots(self, focus: list[str], alerts: list[str], search: GroupSearch) -> tuple[str, ...]:
         """Grow ``search`` to the slots of a call; return the open alerts it covers (in id order).
@@ -287,12 +278,18 @@ class AlertEngine:
         alerts: an alert holding a track of those groups brings its other tracks' groups
         in too (its tracks may have drifted apart), until nothing new comes in.
         """
+        holders: dict[str, list[str]] = {}  # track -> open alerts holding it (a sector keeps hundreds open)
+        for aid, a in self.alerts.items():
+            for t in a.track_ids:
+                holders.setdefault(t, []).append(aid)
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
+        ids: set[str] = set()
         while True:
             search.grow(self._positions.slots(sorted(seeds)))
-            ids = set(self._positions.ids(search.reached))
-            new = {aid for aid, a in self.alerts.items() if aid not in scope and not ids.isdisjoint(a.track_ids)}
+            reached = set(self._positions.ids(search.reached))
+            new = {aid for t in reached - ids for aid in holders.get(t, ())} - scope  # the rest were looked up before
+            ids = reached
             scope |= new
             seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - ids
             if not seeds:
@@ -319,7 +316,17 @@ class AlertEngine:
         self.narcotics_tracks -= deleted
         return out
 
+    def _memory_dicts(self) -> dict[str, dict[str, object]]:
+        """Each cached track's memory in the snapshot format, by track id."""
+        mem = self._positions.kept()
+        ids = sorted(self.tracks)
+        return {k: memory.to_dict(mem, slot) for k, slot in zip(ids, self._positions.slots(ids).tolist())}
+
     # --- helpers used by the rules ---------------------------------------------------
+
+    def _mark_loitered(self, track_ids: list[str]) -> None:
+        """These tracks dwelt confined near the line: a threat from now on."""
+        self._positions.kept()["loitered"][self._positions.slots(track_ids)] = True
 
     def _open(self, kind: str, track_ids: tuple[str, ...], now: float) -> Alert:
         self._n += 1

@@ -13,9 +13,14 @@ Slots are kept in track-id order (the order the engine has always evaluated trac
 which fixes group numbering and so alert numbering). A deleted track leaves a dead
 slot; the slots are compacted once a quarter of them are dead, so a deletion does not
 cost a rebuild of the whole index.
+
+An owner may keep columns of its own per slot (``kept``: the alerting memory), which
+follow the slots through rebuilds and are never written from reports.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,38 +47,48 @@ def stack_reports(reports: list[TrackReport], labellers: frozenset[str] = frozen
 
 
 class PositionCache:
-    def __init__(self, labellers: frozenset[str] = frozenset()) -> None:
+    def __init__(self, labellers: frozenset[str] = frozenset(),
+                 kept: Callable[[int], dict[str, np.ndarray]] | None = None) -> None:
         self._labellers = labellers  # sensors that name classes: column "looked" is "one of them saw it"
+        self._new_kept = kept  # the owner's columns for n new slots
         self._ids: list[str] = []  # per slot, sorted; dead slots keep their old id
         self._slot: dict[str, int] = {}  # live tracks only
         # x (s, 4): east, north (m), v east, v north (m/s) at the report time t (s,), UTC epoch s; then the
         # other columns of ``stack_reports``
-        self._cols = stack_reports([], labellers)
+        self._cols = stack_reports([], labellers) | (kept(0) if kept is not None else {})
+        self._kept_names = tuple(kept(0)) if kept is not None else ()
         self._alive = np.zeros(0, dtype=bool)  # slot holds a live track (not the track status: column "alive")
         self._dead = 0
 
     def __len__(self) -> int:
         return len(self._slot)
 
-    def put(self, reports: list[TrackReport]) -> None:
-        """Insert or refresh these tracks' states (a track reported more than once: its last report)."""
-        reports = list({r.track_id: r for r in reports}.values())  # one write per slot: numpy leaves repeats unordered
-        old = [r for r in reports if r.track_id in self._slot]
+    def put(self, reports: list[TrackReport]) -> dict[str, np.ndarray]:
+        """Insert or refresh these tracks' states (a track reported more than once: its last report).
+
+        Returns the reports' ``stack_reports`` columns, a row per report as given (the caller's
+        own arrays of them, stacked once).
+        """
+        stacked = stack_reports(reports, self._labellers)
+        last = list({r.track_id: k for k, r in enumerate(reports)}.values())  # one write per slot: numpy leaves repeats unordered
+        old = [k for k in last if reports[k].track_id in self._slot]
         if old:
-            slots = np.fromiter((self._slot[r.track_id] for r in old), np.int64, len(old))
-            for name, col in stack_reports(old, self._labellers).items():
-                self._cols[name][slots] = col
-        new = sorted((r for r in reports if r.track_id not in self._slot), key=lambda r: r.track_id)
+            slots = np.fromiter((self._slot[reports[k].track_id] for k in old), np.int64, len(old))
+            for name, col in stacked.items():
+                self._cols[name][slots] = col[old]
+        new = sorted((k for k in last if reports[k].track_id not in self._slot), key=lambda k: reports[k].track_id)
         if not new:
-            return
+            return stacked
         start = len(self._ids)
-        self._ids += [r.track_id for r in new]
-        self._cols = {name: np.concatenate([self._cols[name], col]) for name, col in stack_reports(new, self._labellers).items()}
+        self._ids += [reports[k].track_id for k in new]
+        added = {name: col[new] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
+        self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
         else:
             self._slot.update((tid, start + k) for k, tid in enumerate(self._ids[start:]))
+        return stacked
 
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)
@@ -91,14 +106,18 @@ class PositionCache:
         return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
 
     def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
-        """These slots' last reports: the ``stack_reports`` columns, row-aligned with ``slots``."""
+        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``."""
         return {name: col[slots] for name, col in self._cols.items()}
+
+    def kept(self) -> dict[str, np.ndarray]:
+        """The owner's columns, per slot, to update in place (valid until the next ``put`` or ``drop``)."""
+        return {name: self._cols[name] for name in self._kept_names}
 
     def ids(self, slots: IntArray) -> list[str]:
         return [self._ids[i] for i in slots.tolist()]
 
     def slots(self, ids: list[str]) -> IntArray:
-        return np.fromiter((self._slot[i] for i in ids), np.int64, len(ids))
+        return np.fromiter(map(self._slot.__getitem__, ids), np.int64, len(ids))
 
     def live_slots(self) -> IntArray:
         return np.flatnonzero(self._alive)

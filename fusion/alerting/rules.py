@@ -19,6 +19,7 @@ groups keep the oldest), opens, updates or ends alerts, and applies its hysteres
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -51,6 +52,8 @@ class Context:
     settled: NDArray[np.bool_]  # (n,) dwelt near the line for loiter_time_s within loiter_radius_m of one spot: waiting, not crossing
     side: NDArray[np.int64]  # (n,) remembered side of the line: +1 protected, -1 not, 0 unknown
     near_since: NDArray[np.float64]  # (n,) start of the current dwell near the line, NaN when not near
+    crossed_at: NDArray[np.float64]  # (n,) time of the last flip into the protected side, NaN: none
+    crossed_xy: NDArray[np.float64]  # (n, 2) where (the border point), NaN: none
     #: An incremental call (see ``AlertEngine``) holds only some groups: the rules then look
     #: only at these open alerts (those with a track here), in id order, and leave the rest
     #: as they are. None: every open alert.
@@ -87,14 +90,6 @@ def _id_sets(t: TrackTable, groups: list[NDArray[np.int64]]) -> list[frozenset[s
     return [frozenset(map(get, g.tolist())) for g in groups]
 
 
-def _group_class(ctx: Context, rows: NDArray[np.int64]) -> str:
-    names = {CLASSES[i] for i in ctx.table.class_idx[rows]}
-    for cls in ("person", "vehicle", "unknown", "animal"):
-        if cls in names:
-            return cls
-    return "unknown"
-
-
 def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
     index = ctx.row_of
     return np.array([index[t] for t in track_ids if t in index], dtype=np.int64)
@@ -105,23 +100,75 @@ def _mean_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return a.sum(axis=0) / a.shape[0]
 
 
-def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64]) -> tuple[str, int]:
-    """Fill position, tracks and common info from the group's rows; return (class, head count)."""
+class _GroupStats:
+    """What the rules read of each group (row arrays, never empty), reduced for all groups at once
+    (``reduceat`` over the concatenated rows), not with a dozen small numpy calls per group.
+
+    Means are ``_mean_rows``'s, bit for bit: sums in row order (``np.add.reduceat`` adds in
+    another order), then divided by the count. The class an alert speaks of is the first of
+    person, vehicle, unknown, animal among the members'.
+    """
+
+    def __init__(self, eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]]) -> None:
+        t = ctx.table
+        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+        starts = np.cumsum([0] + [g.size for g in groups[:-1]])
+        size = np.array([g.size for g in groups], dtype=np.int64)
+        self.flat, self.starts = flat, starts
+        if not groups:
+            return
+        # Members side by side (groups, 1 + largest size), after a +0.0 and padded with -0.0 (x + -0.0 == x, even
+        # for x = +-0.0), summed by a running sum: a.sum(axis=0)'s order over each group's (k, 2) rows, from +0.0.
+        pos = np.arange(int(size.max()) + 1)
+        member = (pos[None, :] >= 1) & (pos[None, :] <= size[:, None])
+        pad = np.where(member, starts[:, None] + pos[None, :] - 1, flat.size)
+        pad[:, 0] = flat.size + 1
+
+        def mean(a: NDArray[np.float64]) -> list[list[float]]:
+            ends = np.array([[-0.0] * a.shape[1], [0.0] * a.shape[1]])
+            side_by_side = np.concatenate([a[flat], ends])[pad]
+            return (np.cumsum(side_by_side, axis=1)[:, -1] / size[:, None]).tolist()
+
+        self.xy, self.v = mean(t.xy), mean(t.v)
+        self.count = np.add.reduceat(t.count[flat], starts).tolist()
+        self.confidence = np.maximum.reduceat(t.existence[flat], starts).tolist()
+        self.confirmed = self.any(t.confirmed).tolist()
+        has = {c: self.any(t.class_idx == CLASSES.index(c)) for c in ("person", "vehicle", "unknown", "animal")}
+        self.cls = np.select([has["person"], has["vehicle"], has["unknown"], has["animal"]],
+                             ["person", "vehicle", "unknown", "animal"], "unknown").tolist()
+        # The first site zone (not a port) that holds a member, else None.
+        self.zone: list[str | None] = [None] * len(groups)
+        if eng.fence.zones:
+            inside = np.logical_or.reduceat(ctx.inside[flat], starts, axis=0)  # (groups, zones)
+            for j in reversed(range(len(eng.fence.zones))):
+                if eng.fence.zones[j].kind != "port_of_entry":
+                    for g in np.flatnonzero(inside[:, j]).tolist():
+                        self.zone[g] = eng.fence.zones[j].id
+
+    def any(self, rows_true: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Per group: any member true (``rows_true`` per row of the context)."""
+        return np.logical_or.reduceat(rows_true[self.flat], self.starts)
+
+    def all(self, rows_true: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Per group: every member true."""
+        return np.logical_and.reduceat(rows_true[self.flat], self.starts)
+
+
+def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64], stats: _GroupStats,
+              g: int) -> tuple[str, int]:
+    """Fill position, tracks and common info from group ``g`` (its ``rows``); return (class, head count)."""
     t = ctx.table
-    alert.track_ids = tuple(sorted(t.ids[i] for i in rows))
-    xy = _mean_rows(t.xy[rows])
-    alert.enu = (float(xy[0]), float(xy[1]))
+    alert.track_ids = tuple(sorted(t.ids[i] for i in rows.tolist()))
+    alert.enu = (stats.xy[g][0], stats.xy[g][1])
     alert.time = ctx.now
-    cls = _group_class(ctx, rows)
-    count = int(t.count[rows].sum())
+    cls, count = stats.cls[g], stats.count[g]
     alert.info["count"] = count
     alert.info["class"] = cls
     return cls, count
 
 
-def _severity(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.int64], cls: str, count: int,
-              restricted: bool = False) -> None:
-    conf = float(ctx.table.existence[rows].max()) if rows.size else 1.0
+def _severity(eng: "AlertEngine", alert: Alert, conf: float, cls: str, count: int, restricted: bool = False) -> None:
+    """Severity of an alert from its group (``conf``: the highest existence among its tracks)."""
     narc = bool(eng.narcotics_tracks.intersection(alert.track_ids))
     alert.severity = severity_of(eng, alert.kind, cls, count, conf, narcotics=narc, restricted=restricted,
                                  escalated=alert.escalated)
@@ -193,28 +240,32 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
     best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
     eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)  # and one grid of crossing times
+    stats = _GroupStats(eng, ctx, [groups[g] for g in live])
+    crossed = _recent_crossings(eng, ctx, stats.flat)
+    near_line = stats.any(at_line).tolist() if live else []
+    all_back = stats.all(side < 0).tolist() if live else []
+    eta_best = f.eta_s[bests].tolist()
     for k, g in enumerate(live):
         rows = groups[g]
-        ids = [t.ids[i] for i in rows]
-        into = _recent_crossings(eng, ids, ctx.now)
+        into = [crossed[i] for i in rows.tolist() if i in crossed] if crossed else []
         best = int(bests[k])
         p_g = float(p[best])
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
         if alert is None:
-            if not t.confirmed[rows].any():
+            if not stats.confirmed[k]:
                 continue
             if into:
                 alert = eng._open("crossing", (), ctx.now)
             elif p_g >= cfg.p_open:
                 alert = eng._open("predicted_crossing", (), ctx.now)
-            elif cfg.alert_outbound_crossings and any(flips.get(k, ("",))[0] == "out" for k in ids):
+            elif cfg.alert_outbound_crossings and any(flips.get(t.ids[i], ("",))[0] == "out" for i in rows.tolist()):
                 alert = eng._open("crossing", (), ctx.now)
                 alert.direction = eng.fence.out_direction
             else:
                 continue
         carried.add(alert.id)
-        cls, count = _describe(eng, ctx, alert, rows)
+        cls, count = _describe(eng, ctx, alert, rows, stats, k)
         if into and alert.kind == "predicted_crossing":
             alert.kind = "crossing"
             alert.info["warned_s_before"] = round(ctx.now - alert.opened, 1)  # how long the prediction led the crossing
@@ -222,18 +273,18 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
             alert.direction = eng.fence.into_direction
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
-            alert.eta_s = float(f.eta_s[best]) if np.isfinite(f.eta_s[best]) else alert.eta_s
+            alert.eta_s = eta_best[k] if math.isfinite(eta_best[k]) else alert.eta_s
             alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
             alert.info["probability"] = round(p_g, 3)
             lo, hi = eta_ranges[k]
             alert.info["eta_range_s"] = [round(float(lo), 1) if np.isfinite(lo) else None,
                                          round(float(hi), 1) if np.isfinite(hi) else None]
-            calm = p_g < cfg.p_close and not at_line[rows].any()
+            calm = p_g < cfg.p_close and not near_line[k]
             if calm:
                 alert.timer = alert.timer if alert.timer is not None else ctx.now
             else:
                 alert.timer = None
-            v = _mean_rows(t.v[rows])
+            v = stats.v[k]
             eta_txt = f", crossing in about {duration_words(alert.eta_s)}{_range_words(lo, hi)}" if alert.eta_s is not None else ""
             alert.summary = f"{who(cls, count)} heading {heading_word(v[0], v[1])}{eta_txt}"
         else:
@@ -243,11 +294,11 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
             if into:
                 alert.crossing_enu = into[0][2]
                 alert.info["crossed_at_offset_s"] = round(float(into[0][1] - ctx.now), 3)
-            back = bool(np.all(side[rows] < 0)) and alert.direction == eng.fence.into_direction
+            back = all_back[k] and alert.direction == eng.fence.into_direction
             alert.timer = (alert.timer if alert.timer is not None else ctx.now) if back else None
             alert.summary = f"{who(cls, count)} crossed the border heading {direction_word(alert.direction)}"
-        alert.zone_id = _zone_of(eng, ctx, rows)
-        _severity(eng, ctx, alert, rows, cls, count)
+        alert.zone_id = stats.zone[k]
+        _severity(eng, alert, stats.confidence[k], cls, count)
         if _timer_done(alert, ctx.now, cfg.close_hold_s if alert.kind == "predicted_crossing" else cfg.return_hold_s):
             out.append(eng._end(alert, ctx.now, "no_longer_predicted" if alert.kind == "predicted_crossing" else "returned"))
             continue
@@ -284,8 +335,7 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
     starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-    crossed_at = np.array([_nan(eng.memory[t.ids[i]].crossed_at) for i in flat.tolist()], dtype=float)
-    recent = (side[flat] > 0) & (ctx.now - crossed_at <= cfg.crossing_recent_s)  # NaN -> False
+    recent = (side[flat] > 0) & (ctx.now - ctx.crossed_at[flat] <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
     could |= np.logical_or.reduceat(recent, starts)
     if cfg.alert_outbound_crossings and flips:
@@ -306,32 +356,25 @@ def _range_words(lo: float, hi: float) -> str:
     return f" ({duration_words(lo)} to {duration_words(hi)})"
 
 
-def _recent_crossings(eng: "AlertEngine", ids: list[str], now: float) -> list[tuple[str, float, tuple[float, float]]]:
-    """Members that crossed into the protected side within ``crossing_recent_s`` (not at a port): (id, time, point).
+def _recent_crossings(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64]) -> dict[int, tuple[str, float, tuple[float, float]]]:
+    """Which of these rows crossed into the protected side within ``crossing_recent_s`` (not at a port):
+    row -> (id, time, point). For the members of all groups at once: few tracks have.
 
     Recent rather than this batch only, so a track that crossed while it did not yet
     qualify (too little history to judge its motion) still raises its crossing.
     """
     cfg = eng.config
-    out = []
-    for k in ids:
-        m = eng.memory[k]
-        if m.side > 0 and m.crossed_at is not None and m.crossed_xy is not None and now - m.crossed_at <= cfg.crossing_recent_s:
-            if not eng.fence.in_port(np.asarray([m.crossed_xy]), cfg.port_margin_m)[0]:
-                out.append((k, m.crossed_at, m.crossed_xy))
-    return out
+    rows = rows[(ctx.side[rows] > 0) & (ctx.now - ctx.crossed_at[rows] <= cfg.crossing_recent_s)
+                & ~np.isnan(ctx.crossed_xy[rows, 0])]
+    if rows.size == 0:
+        return {}
+    rows = rows[~eng.fence.in_port(ctx.crossed_xy[rows], cfg.port_margin_m)]
+    return {i: (ctx.table.ids[i], at, (e, n)) for i, at, (e, n) in
+            zip(rows.tolist(), ctx.crossed_at[rows].tolist(), ctx.crossed_xy[rows].tolist())}
 
 
 def _timer_done(alert: Alert, now: float, hold_s: float) -> bool:
     return alert.timer is not None and now - alert.timer >= hold_s
-
-
-def _zone_of(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64]) -> str | None:
-    """First site zone (not a port) that holds a member of the group, else None."""
-    for j, z in enumerate(eng.fence.zones):
-        if z.kind != "port_of_entry" and ctx.inside[rows, j].any():
-            return z.id
-    return None
 
 
 # --- incursion ------------------------------------------------------------------------------
@@ -363,10 +406,10 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
         ended, held = _carry(eng, ctx, _groups(ctx, allowed), "incursion", zone.id)
         out += ended
         carried = {alert.id for alert, *_ in held}
-        for alert, rows, is_new, cls, count in held:
+        for alert, rows, is_new, cls, count, conf, _ in held:
             alert.timer = None
             alert.summary = f"{who(cls, count)} inside {'restricted ' if zone.kind == 'restricted' else ''}zone {zone.id}"
-            _severity(eng, ctx, alert, rows, cls, count, restricted=zone.kind == "restricted")
+            _severity(eng, alert, conf, cls, count, restricted=zone.kind == "restricted")
             out += _publish(eng, alert, is_new)
         for aid, _ in _open_alerts(eng, ctx, ("incursion",), zone.id):
             if aid in carried:
@@ -381,24 +424,25 @@ def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
 
 
 def _carry(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], kind: str, zone_id: str | None = None
-           ) -> tuple[list[AlertReport], list[tuple[Alert, NDArray[np.int64], bool, str, int]]]:
+           ) -> tuple[list[AlertReport], list[tuple[Alert, NDArray[np.int64], bool, str, int, float, str | None]]]:
     """Pair groups with the open alerts of ``kind`` (in ``zone_id``): end alerts whose groups
     merged into an older alert's, open one for each unowned group with a confirmed member,
     and describe each carried alert from its group. Returns the ``end`` reports and
-    (alert, rows, is_new, class, head count) per carried group."""
+    (alert, rows, is_new, class, head count, highest existence, first zone) per carried group."""
     owner, merged = match_groups(_id_sets(ctx.table, groups), _open_alerts(eng, ctx, (kind,), zone_id))
     ended = _end_merged(eng, ctx, merged, owner)
     held = []
+    stats = _GroupStats(eng, ctx, groups)
     for g, rows in enumerate(groups):
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
         if alert is None:
-            if not ctx.table.confirmed[rows].any():
+            if not stats.confirmed[g]:
                 continue
             alert = eng._open(kind, (), ctx.now)
             alert.zone_id = zone_id
-        cls, count = _describe(eng, ctx, alert, rows)
-        held.append((alert, rows, is_new, cls, count))
+        cls, count = _describe(eng, ctx, alert, rows, stats, g)
+        held.append((alert, rows, is_new, cls, count, stats.confidence[g], stats.zone[g]))
     return ended, held
 
 
@@ -424,17 +468,16 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
     in_situation = _in_situation(eng, ctx)
     allowed = (ctx.eligible & ctx.settled & ~ctx.via_port & ~in_situation & ~ctx.animal
                & ~_dismissed(eng, ctx))
-    for i in np.flatnonzero(allowed):
-        eng.memory[t.ids[i]].loitered = True
+    eng._mark_loitered([t.ids[i] for i in np.flatnonzero(allowed).tolist()])
     out, held = _carry(eng, ctx, _groups(ctx, allowed), "loitering")
     carried = {alert.id for alert, *_ in held}
-    for alert, rows, is_new, cls, count in held:
+    for alert, rows, is_new, cls, count, conf, zone in held:
         dwell = float(ctx.now - np.nanmin(near_since[rows]))
         dist = float(np.abs(f.d[rows]).min())
-        alert.zone_id = _zone_of(eng, ctx, rows)
+        alert.zone_id = zone
         alert.info["dwell_s"] = round(dwell, 1)
         alert.summary = f"{who(cls, count)} loitering {dist:.0f} m from the border for {duration_words(dwell)}"
-        _severity(eng, ctx, alert, rows, cls, count)
+        _severity(eng, alert, conf, cls, count)
         out += _publish(eng, alert, is_new)
     for aid, _ in _open_alerts(eng, ctx, ("loitering",)):
         if aid in carried:
@@ -446,10 +489,6 @@ def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
         elif in_situation[rows].any():
             out.append(eng._end(alert, ctx.now, "superseded"))
     return out
-
-
-def _nan(x: float | None) -> float:
-    return float("nan") if x is None else float(x)
 
 
 # --- narcotics --------------------------------------------------------------------------------
