@@ -46,7 +46,7 @@ test: browser
 
 # Resilience benchmarks (docs/operations.md): each starts its own mosquitto on a free port.
 # QUICK=1 for the short forms (about a minute each).
-.PHONY: bench-faults bench-garbage bench-load bench-pipeline bench-publish
+.PHONY: bench-faults bench-garbage bench-load bench-pipeline bench-publish bench-gc
 bench-faults: $(STAMP) mosquitto
 	$(PY) benchmarks/faults.py $(if $(QUICK),--quick) $(ARGS)
 bench-garbage: $(STAMP) mosquitto
@@ -57,6 +57,8 @@ bench-pipeline: $(STAMP)
 	$(PY) benchmarks/pipeline_inprocess.py $(if $(QUICK),--duration 10) $(ARGS)
 bench-publish: $(STAMP) mosquitto
 	$(PY) benchmarks/publish_qos0.py $(if $(QUICK),--messages 5000) $(ARGS)
+bench-gc: $(STAMP)
+	$(PY) benchmarks/gc_pauses.py $(if $(QUICK),--duration 10) $(ARGS)
 
 # Tracking, alerting, simulation and console benchmarks (benchmarks/README.md). QUICK=1 for short runs.
 .PHONY: bench-tracker bench-fusion bench-alerts bench-sim bench-console
