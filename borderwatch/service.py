@@ -142,6 +142,7 @@ class Service:
         self.last_snapshot_wall: float | None = None
         self.snapshot_period_s = config.snapshot_interval_s  # stretched when snapshots are expensive
         self.last_inbound_id = 0
+        self._handling: float | None = None  # receive time of the message being handled (it yields between ticks)
         # publishers' queues
         self._durable: dict[str, deque[OutboundRecord]] = {}  # per topic, in journal order
         self._durable_tasks: dict[str, asyncio.Task[None]] = {}
@@ -200,30 +201,39 @@ class Service:
             return []
 
     # ------------------------------------------------------------- inbound
-    def _due_ticks(self, now: float) -> tuple[list[float], list[Outbound]]:
-        """Tick the pipeline at every deadline up to ``now``, exactly as replay does."""
-        ticks: list[float] = []
-        out: list[Outbound] = []
+    def _tick_once(self, now: float) -> bool:
+        """Apply the pipeline's next deadline if it is due by ``now``, journalled on its own.
+
+        True when a tick was applied and another may be due. One tick at a time, so that
+        the caller can let the event loop publish this tick's alerts before the next tick's
+        work (a batch and the second's housekeeping, or a backlog of batches, would
+        otherwise all finish before any of their alerts went out).
+        """
         deadline = self.pipeline.next_deadline()
-        while deadline is not None and deadline <= now:
-            ticks.append(deadline)
-            out += self._safe(self.pipeline.tick, deadline)
-            nxt = self.pipeline.next_deadline()
-            if nxt is not None and nxt <= deadline:  # a pipeline that does not move its deadline must not spin us
-                break
-            deadline = nxt
-        return ticks, out
+        if deadline is None or deadline > now:
+            return False
+        t0 = time.perf_counter()
+        outs = self._safe(self.pipeline.tick, deadline)
+        self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
+        self._commit(deadline, None, b"", [deadline], outs)
+        nxt = self.pipeline.next_deadline()
+        return nxt is None or nxt > deadline  # a pipeline that does not move its deadline must not spin us
 
     async def _on_message(self, topic: str, payload: bytes, recv_wall: float) -> None:
         recv_time = self.clock()
         self.last_message_wall = recv_wall
         kind = self.topics.classify(topic)
         self.metrics.messages_in.labels(kind[0] if kind else "unknown").inc()
-        t0 = time.perf_counter()
-        ticks, outs = self._due_ticks(recv_time)
-        outs += self._safe(self.pipeline.handle, topic, payload, recv_time)
-        self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
-        self._commit(recv_time, topic, payload, ticks, outs)
+        self._handling = recv_time
+        try:
+            while self._tick_once(recv_time):  # every deadline up to the message, exactly as replay does
+                await asyncio.sleep(0)
+            t0 = time.perf_counter()
+            outs = self._safe(self.pipeline.handle, topic, payload, recv_time)
+            self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
+            self._commit(recv_time, topic, payload, [], outs)
+        finally:
+            self._handling = None
 
     def _commit(self, recv_time: float, topic: str | None, payload: bytes, ticks: list[float], outs: list[Outbound]) -> None:
         durable = [o for o in outs if o.kind in DURABLE_KINDS]
@@ -249,11 +259,10 @@ class Service:
     async def _tick_loop(self) -> None:
         """Apply due ticks when no message arrives to do it; sleeps until the next deadline."""
         while True:
-            t0 = time.perf_counter()
-            ticks, outs = self._due_ticks(self.clock())
-            if ticks:
-                self.metrics.tracker_seconds.observe(time.perf_counter() - t0)
-                self._commit(ticks[-1], None, b"", ticks, outs)
+            # Not past a message being handled (it yields between its ticks): replay ticks up
+            # to each message's receipt and then handles it, and so must the live run.
+            while self._tick_once(self.clock() if self._handling is None else self._handling):
+                await asyncio.sleep(0)
             deadline = self.pipeline.next_deadline()
             wait = self.config.tick_interval_s
             if deadline is not None:
