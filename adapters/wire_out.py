@@ -129,15 +129,15 @@ def _stacked(rows: list, head: tuple[slice, ...]) -> np.ndarray:
 def _model_probs(reports: Sequence[TrackReport]) -> list[list[float] | None]:
     """Each report's IMM mode probabilities rounded to 3 decimals (None where it has none), one rounding for all."""
     probs = [r.model_probs for r in reports]
-    if not any(p is None for p in probs):
-        try:
-            return _round(np.array(probs, dtype=float), 3)
-        except ValueError:  # mode counts differ
-            pass
-    if len({len(p) for p in probs if p is not None}) == 1:
-        rows = iter(_round(np.array([p for p in probs if p is not None], dtype=float), 3))
-        return [None if p is None else next(rows) for p in probs]
-    return [None if p is None else _round(np.asarray(p, dtype=float), 3) for p in probs]
+    have = [p for p in probs if p is not None]
+    try:
+        rows = _round(np.array(have, dtype=float), 3)
+    except ValueError:  # mode counts differ: one rounding each
+        return [None if p is None else _round(np.asarray(p, dtype=float), 3) for p in probs]
+    if len(have) == len(probs):
+        return rows
+    it = iter(rows)
+    return [None if p is None else next(it) for p in probs]
 
 
 def track_payload(r: TrackReport, site: Site) -> dict:

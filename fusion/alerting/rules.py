@@ -381,7 +381,7 @@ def _timer_done(alert: Alert, now: float, hold_s: float) -> bool:
 
 
 def incursions(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
-    cfg, t, f = eng.config, ctx.table, ctx.feats
+    cfg, f = eng.config, ctx.feats
     out: list[AlertReport] = []
     if not eng.fence.zones:
         return out
@@ -463,7 +463,7 @@ def _zone_gap(eng: "AlertEngine", ctx: Context, rows: NDArray[np.int64], j: int,
 
 
 def loitering(eng: "AlertEngine", ctx: Context) -> list[AlertReport]:
-    cfg, t, f = eng.config, ctx.table, ctx.feats
+    t, f = ctx.table, ctx.feats
     near_since = ctx.near_since
     in_situation = _in_situation(eng, ctx)
     allowed = (ctx.eligible & ctx.settled & ~ctx.via_port & ~in_situation & ~ctx.animal
