@@ -325,3 +325,36 @@ def percentile(values: list[float], q: float) -> float:
 
 def topics() -> Topics:
     return Topics()
+
+
+def machine_reference() -> dict[str, float]:
+    """This machine's speed right now: ms for a fixed pure-Python loop and for 20,000
+    numpy operations on 50-element arrays (best of five each).
+
+    The pipeline's cost per message is mostly those two kinds of work, and on a shared
+    VM their speed moves by a third or more between hours; printed next to a benchmark's
+    figures, they say whether two runs ran on the same machine speed.
+    """
+    import numpy as np
+
+    a = np.ones(50)
+
+    def python_loop() -> None:
+        total = 0
+        for i in range(500_000):
+            total += i & 7
+
+    def numpy_ops() -> None:
+        for _ in range(10_000):
+            np.add(a, a)
+            a.sum()
+
+    def best(fn: object) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return round(min(times) * 1e3, 1)
+
+    return {"machine_python_ms": best(python_loop), "machine_numpy_ms": best(numpy_ops)}

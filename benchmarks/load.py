@@ -23,6 +23,9 @@ cannot keep up, latency is queueing, and these say why. ``--batch-periods 0,0.05
 runs each rate once per batch period (scans alerted on one by one, or together
 every 50 ms), side by side; ``--gc service,default`` runs it with the service's
 garbage-collector settings and with CPython's (``borderwatch run --default-gc``).
+The last two rows time a fixed Python loop and fixed numpy work just before each run
+(``harness.machine_reference``): this VM's speed moves by a third between hours, and
+runs compare only at like speed.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.timefmt import from_iso  # noqa: E402
-from benchmarks.harness import Broker, Console, Player, ServiceProcess, metric_value, percentile  # noqa: E402
+from benchmarks.harness import Broker, Console, Player, ServiceProcess, machine_reference, metric_value, percentile  # noqa: E402
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from fusion.site import Site  # noqa: E402
 
@@ -49,6 +52,7 @@ N_SENSORS = 100
 
 
 def one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Namespace, work: Path) -> dict:
+    speed = machine_reference()  # before the run: the machine's speed, not the run's load
     per_sensor = max(1, round(rate / N_SENSORS))
     period_s = per_sensor * N_SENSORS / rate  # below 100 det/s: one detection per message, sent less often
     site_file = work / "site.yaml"
@@ -118,6 +122,7 @@ def one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Names
         "service_cpu_share_during_offer": round(snap["cpu_s"] / args.duration, 2),
         "live_tracks_at_end": int(metric_value(snap["m2"], "borderwatch_live_tracks")),
         "service_rss_mb": round(rss, 1),
+        **speed,
     }
 
 

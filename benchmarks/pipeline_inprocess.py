@@ -13,6 +13,7 @@ pipeline's own cost from the broker, journal and CPU sharing that ``load.py`` me
 as a whole. ``--stages`` adds the time per message of each stage (tracker steps, alerting
 calls, track payloads, JSON encoding, validation, sector routing), timed around those calls,
 and how many alerting calls 1,000 messages cost (``--batch-period 0``: one per scan part).
+The last two rows are the machine's speed just before the run (``harness.machine_reference``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import machine_reference  # noqa: E402
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from borderwatch import pipeline as pipeline_module  # noqa: E402
 from borderwatch.pipeline import Pipeline, PipelineConfig  # noqa: E402
@@ -79,6 +81,7 @@ def _clock_stages(pipeline: Pipeline) -> StageClock:
 
 
 def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig, stages: bool = False) -> dict:
+    speed = machine_reference()
     site = Site.model_validate(site_dict(100, sectors))
     msgs = messages(site, 1.8e9, duration_s, max(1, round(rate / 100)))
     pipeline = Pipeline(site, config)
@@ -116,7 +119,7 @@ def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig,
         for stage in ("tracker step", "alerting", "track payloads", "JSON encoding", "validation", "sector routing"):
             row[f"ms_per_message_{stage.replace(' ', '_')}"] = round(1000.0 * clock.seconds[stage] / half, 2)
         row["alerting_calls_per_1000_messages"] = round(1000 * clock.calls["alerting"] / half)
-    return row
+    return row | speed
 
 
 def main(argv: list[str] | None = None) -> int:
