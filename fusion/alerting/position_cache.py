@@ -85,18 +85,18 @@ class PositionCache:
         own arrays of them, stacked once).
         """
         stacked = stack_reports(reports, self._labellers)
-        last = list({r.track_id: k for k, r in enumerate(reports)}.values())  # one write per slot: numpy leaves repeats unordered
-        old = [k for k in last if reports[k].track_id in self._slot]
+        last = dict(zip([r.track_id for r in reports], range(len(reports))))  # one write per slot: numpy leaves repeats unordered
+        old, slots, new = self._split(last)
         if old:
-            slots = np.fromiter((self._slot[reports[k].track_id] for k in old), np.int64, len(old))
+            whole = len(old) == len(reports)  # each report refreshes a slot of its own, in report order: no gather
             for name, col in stacked.items():
-                self._cols[name][slots] = col[old]
-        new = sorted((k for k in last if reports[k].track_id not in self._slot), key=lambda k: reports[k].track_id)
+                self._cols[name][slots] = col if whole else col[old]
         if not new:
             return stacked
         start = len(self._ids)
-        self._ids += [reports[k].track_id for k in new]
-        added = {name: col[new] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
+        self._ids += [tid for tid, _ in new]
+        rows = [k for _, k in new]
+        added = {name: col[rows] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
         self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
@@ -104,6 +104,23 @@ class PositionCache:
         else:
             self._slot.update((tid, start + k) for k, tid in enumerate(self._ids[start:]))
         return stacked
+
+    def _split(self, last: dict[str, int]) -> tuple[list[int], IntArray, list[tuple[str, int]]]:
+        """Of these reports (track id -> row): the rows of cached tracks with their slots, and the
+        new tracks as (id, row) in id order; one dict lookup per report."""
+        get = self._slot.get
+        old: list[int] = []
+        slots: list[int] = []
+        new: list[tuple[str, int]] = []
+        for tid, k in last.items():
+            slot = get(tid)
+            if slot is None:
+                new.append((tid, k))
+            else:
+                old.append(k)
+                slots.append(slot)
+        new.sort()
+        return old, np.array(slots, dtype=np.int64), new
 
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)
