@@ -78,16 +78,21 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
     if rows.size == 0:
         return []
     rows = rows[np.argsort(labels[rows], kind="stable")]  # by label, rows ascending within each
-    cuts = [0, *(np.flatnonzero(np.diff(labels[rows])) + 1).tolist(), rows.size]
-    out = [rows[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-    out.sort(key=lambda g: int(g[0]))
-    return out
+    cuts = np.flatnonzero(np.diff(labels[rows])) + 1
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [rows.size]])
+    order = np.argsort(rows[starts])  # groups by first row (one sort of distinct rows, not a key call per group)
+    return [rows[a:b] for a, b in zip(starts[order].tolist(), ends[order].tolist())]
 
 
 def _id_sets(t: TrackTable, groups: list[NDArray[np.int64]]) -> list[frozenset[str]]:
     """Track ids of each group."""
     get = t.ids.__getitem__
     return [frozenset(map(get, g.tolist())) for g in groups]
+
+
+def _sizes(groups: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    """Member count of each group."""
+    return np.fromiter(map(len, groups), np.int64, len(groups))
 
 
 def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
@@ -111,12 +116,13 @@ class _GroupStats:
 
     def __init__(self, eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]]) -> None:
         t = ctx.table
-        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
-        starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-        size = np.array([g.size for g in groups], dtype=np.int64)
-        self.flat, self.starts = flat, starts
-        if not groups:
+        if not groups:  # the zone rules' usual case: nothing to reduce
+            self.flat, self.starts = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
             return
+        flat = np.concatenate(groups)
+        size = _sizes(groups)
+        starts = np.cumsum(size) - size
+        self.flat, self.starts = flat, starts
         # Members side by side (groups, 1 + largest size), after a +0.0 and padded with -0.0 (x + -0.0 == x, even
         # for x = +-0.0), summed by a running sum: a.sum(axis=0)'s order over each group's (k, 2) rows, from +0.0.
         pos = np.arange(int(size.max()) + 1)
@@ -211,7 +217,9 @@ def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
 
 def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
     """Rows of tracks an operator dismissed: no track-based kind raises them again."""
-    return np.array([tid in eng.dismissed for tid in ctx.table.ids], dtype=bool)
+    if not eng.dismissed:  # the usual case: no lookup per row
+        return np.zeros(ctx.table.size, dtype=bool)
+    return np.fromiter([tid in eng.dismissed for tid in ctx.table.ids], bool, ctx.table.size)
 
 
 # --- crossing situation ------------------------------------------------------------------
@@ -334,7 +342,8 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
         return []
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
-    starts = np.cumsum([0] + [g.size for g in groups[:-1]])
+    size = _sizes(groups)
+    starts = np.cumsum(size) - size
     recent = (side[flat] > 0) & (ctx.now - ctx.crossed_at[flat] <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
     could |= np.logical_or.reduceat(recent, starts)
