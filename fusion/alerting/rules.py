@@ -164,7 +164,7 @@ def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.i
               g: int) -> tuple[str, int]:
     """Fill position, tracks and common info from group ``g`` (its ``rows``); return (class, head count)."""
     t = ctx.table
-    alert.track_ids = tuple(sorted(t.ids[i] for i in rows.tolist()))
+    eng._hold(alert, tuple(sorted(t.ids[i] for i in rows.tolist())))
     alert.enu = (stats.xy[g][0], stats.xy[g][1])
     alert.time = ctx.now
     cls, count = stats.cls[g], stats.count[g]
