@@ -246,18 +246,18 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     carried: set[str] = set()
     live = _live_groups(eng, ctx, groups, owner, p, side, flips)
     bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
-    best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
-    eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)  # and one grid of crossing times
+    # One line projection and one grid of crossing times for all groups, read per group as Python floats.
+    best_xy = f.crossing_xy(eng.fence, bests).tolist()
+    eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s).tolist()
     stats = _GroupStats(eng, ctx, [groups[g] for g in live])
     crossed = _recent_crossings(eng, ctx, stats.flat)
     near_line = stats.any(at_line).tolist() if live else []
     all_back = stats.all(side < 0).tolist() if live else []
-    eta_best = f.eta_s[bests].tolist()
+    eta_best, p_best = f.eta_s[bests].tolist(), p[bests].tolist()
     for k, g in enumerate(live):
         rows = groups[g]
         into = [crossed[i] for i in rows.tolist() if i in crossed] if crossed else []
-        best = int(bests[k])
-        p_g = float(p[best])
+        p_g = p_best[k]
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
         if alert is None:
@@ -282,11 +282,10 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
             alert.eta_s = eta_best[k] if math.isfinite(eta_best[k]) else alert.eta_s
-            alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
+            alert.crossing_enu = (best_xy[k][0], best_xy[k][1])
             alert.info["probability"] = round(p_g, 3)
             lo, hi = eta_ranges[k]
-            alert.info["eta_range_s"] = [round(float(lo), 1) if np.isfinite(lo) else None,
-                                         round(float(hi), 1) if np.isfinite(hi) else None]
+            alert.info["eta_range_s"] = [round(lo, 1) if math.isfinite(lo) else None, round(hi, 1) if math.isfinite(hi) else None]
             calm = p_g < cfg.p_close and not near_line[k]
             if calm:
                 alert.timer = alert.timer if alert.timer is not None else ctx.now
@@ -356,9 +355,9 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
 
 def _range_words(lo: float, hi: float) -> str:
     """" (30 s to 2 min)" when the 10-90 % range of the crossing time is wide, else ""."""
-    if not np.isfinite(lo):
+    if not math.isfinite(lo):
         return ""
-    if not np.isfinite(hi):
+    if not math.isfinite(hi):
         return f" (not before {duration_words(lo)})"
     if hi - lo < max(20.0, 0.5 * lo):
         return ""
