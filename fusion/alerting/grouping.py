@@ -121,17 +121,17 @@ class GroupSearch:
         return np.flatnonzero(new)
 
 
-def match_groups(groups: list[frozenset[str]], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:
+def match_groups(group_of: dict[str, int], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:
     """Pair each open alert with the group that holds most of its tracks.
 
-    ``groups``: track-id sets; ``alerts``: (alert_id, track ids) in id order. Returns
+    ``group_of``: the group index of each track in a group (at least of the alerts' tracks);
+    ``alerts``: (alert_id, track ids) in id order. Returns
     (group index -> alert id that carries on, for groups that have one) and (alert
     id -> group index it merged into, for an alert whose group is already carried
     by an older alert: the groups merged, so the younger alert ends).
     """
     owner: dict[int, str] = {}
     merged: dict[str, int] = {}
-    group_of = {tid: g for g, members in enumerate(groups) for tid in members}
     for alert_id, tracks in alerts:
         overlaps = Counter(group_of[tid] for tid in tracks if tid in group_of)
         if not overlaps:

@@ -84,10 +84,15 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
     return [rows[a:b] for a, b in zip(starts[order].tolist(), ends[order].tolist())]
 
 
-def _id_sets(t: TrackTable, groups: list[NDArray[np.int64]]) -> list[frozenset[str]]:
-    """Track ids of each group."""
-    get = t.ids.__getitem__
-    return [frozenset(map(get, g.tolist())) for g in groups]
+def _group_of(ctx: Context, groups: list[NDArray[np.int64]], alerts: list[tuple[str, frozenset[str]]]) -> dict[str, int]:
+    """Group index of each of these alerts' tracks that is in a group: what ``match_groups`` reads,
+    looked up per alert track instead of a set of ids per group (hundreds of groups, a dozen alerts)."""
+    if not groups or not alerts:
+        return {}
+    group = np.full(ctx.table.size, -1, dtype=np.int64)
+    group[np.concatenate(groups)] = np.repeat(np.arange(len(groups)), _sizes(groups))
+    of_row, row_of = group.tolist(), ctx.row_of
+    return {tid: g for _, tracks in alerts for tid in tracks if (i := row_of.get(tid)) is not None and (g := of_row[i]) >= 0}
 
 
 def _sizes(groups: list[NDArray[np.int64]]) -> NDArray[np.int64]:
@@ -103,6 +108,11 @@ def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
 def _mean_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
     """Mean over the rows of ``a`` (k >= 1), as ``np.mean`` computes it (sum, then divide by the count) minus its wrapper."""
     return a.sum(axis=0) / a.shape[0]
+
+
+#: The class an alert speaks of: the first of these among its group's members.
+_SPOKEN = ("person", "vehicle", "unknown", "animal")
+_SPOKEN_IDX = np.array([CLASSES.index(c) for c in _SPOKEN], dtype=np.int64)
 
 
 class _GroupStats:
@@ -139,9 +149,10 @@ class _GroupStats:
         self.count = np.add.reduceat(t.count[flat], starts).tolist()
         self.confidence = np.maximum.reduceat(t.existence[flat], starts).tolist()
         self.confirmed = self.any(t.confirmed).tolist()
-        has = {c: self.any(t.class_idx == CLASSES.index(c)) for c in ("person", "vehicle", "unknown", "animal")}
-        self.cls = np.select([has["person"], has["vehicle"], has["unknown"], has["animal"]],
-                             ["person", "vehicle", "unknown", "animal"], "unknown").tolist()
+        # Per group and class (in speaking order), any member of it: one reduction for the four classes.
+        has = np.logical_or.reduceat(t.class_idx[flat][:, None] == _SPOKEN_IDX[None, :], starts, axis=0)
+        first = np.argmax(has, axis=1).tolist()
+        self.cls = [_SPOKEN[k] if any_ else "unknown" for k, any_ in zip(first, has.any(axis=1).tolist())]
         # The first site zone (not a port) that holds a member, else None.
         self.zone: list[str | None] = [None] * len(groups)
         if eng.fence.zones:
@@ -229,7 +240,8 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     cfg, t, f = eng.config, ctx.table, ctx.feats
     allowed = ctx.eligible & ctx.threat & ~_dismissed(eng, ctx)
     groups = _groups(ctx, allowed)
-    owner, merged = match_groups(_id_sets(t, groups), _open_alerts(eng, ctx, CROSSING_FAMILY))
+    alerts = _open_alerts(eng, ctx, CROSSING_FAMILY)
+    owner, merged = match_groups(_group_of(ctx, groups, alerts), alerts)
     out = _end_merged(eng, ctx, merged, owner)
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
@@ -437,7 +449,8 @@ def _carry(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], ki
     merged into an older alert's, open one for each unowned group with a confirmed member,
     and describe each carried alert from its group. Returns the ``end`` reports and
     (alert, rows, is_new, class, head count, highest existence, first zone) per carried group."""
-    owner, merged = match_groups(_id_sets(ctx.table, groups), _open_alerts(eng, ctx, (kind,), zone_id))
+    alerts = _open_alerts(eng, ctx, (kind,), zone_id)
+    owner, merged = match_groups(_group_of(ctx, groups, alerts), alerts)
     ended = _end_merged(eng, ctx, merged, owner)
     held = []
     stats = _GroupStats(eng, ctx, groups)
