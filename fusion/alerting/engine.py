@@ -286,12 +286,11 @@ class AlertEngine:
         holders = self._holders
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
-        ids: set[str] = set()
+        ids: set[str] = set()  # reached so far
         while True:
-            search.grow(self._positions.slots(sorted(seeds)))
-            reached = set(self._positions.ids(search.reached))
-            new = {aid for t in reached - ids for aid in holders.get(t, ())} - scope  # the rest were looked up before
-            ids = reached
+            fresh = self._positions.ids(search.grow(self._positions.slots(list(seeds))))  # order is immaterial
+            ids.update(fresh)
+            new = {aid for t in fresh for aid in holders.get(t, ())} - scope  # the rest were looked up before
             scope |= new
             seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - ids
             if not seeds:

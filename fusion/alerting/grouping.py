@@ -70,9 +70,10 @@ class GroupSearch:
         """Rows reached so far, ascending."""
         return np.flatnonzero(self._reached)
 
-    def grow(self, seeds: IntArray) -> None:
-        """Add the groups of these (alive) rows."""
+    def grow(self, seeds: IntArray) -> IntArray:
+        """Add the groups of these (alive) rows; return the rows this call reached (each once)."""
         frontier = self._take(seeds)
+        found = [frontier]
         while frontier.size:
             near = (self._key[frontier][:, None] + self._around[None, :]).ravel()
             lo = np.searchsorted(self._sorted, near, side="left")
@@ -86,6 +87,8 @@ class GroupSearch:
             self._src.append(src[link])
             self._dst.append(dst[link])
             frontier = self._take(dst[link])
+            found.append(frontier)
+        return np.concatenate(found)
 
     def labels(self) -> IntArray:
         """Group label per reached row (ascending rows), numbered in order of each group's first row.
