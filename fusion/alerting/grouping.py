@@ -16,8 +16,6 @@ is expanded once), so the components come from them with no second search.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -136,7 +134,11 @@ def match_groups(group_of: dict[str, int], alerts: list[tuple[str, frozenset[str
     owner: dict[int, str] = {}
     merged: dict[str, int] = {}
     for alert_id, tracks in alerts:
-        overlaps = Counter(group_of[tid] for tid in tracks if tid in group_of)
+        overlaps: dict[int, int] = {}  # group -> shared tracks (a dict: a Counter costs more than the count for one track)
+        for tid in tracks:
+            g = group_of.get(tid)
+            if g is not None:
+                overlaps[g] = overlaps.get(g, 0) + 1
         if not overlaps:
             continue
         best = min(overlaps, key=lambda g: (-overlaps[g], g))  # most shared tracks, then the first group
