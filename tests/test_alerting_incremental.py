@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fusion.alerting import AlertEngine
+from fusion.alerting import AlertConfig, AlertEngine
 from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.position_cache import PositionCache, stack_reports
-from tests.test_alerting import SCAN_S, SITE, T0, report
+from fusion.types import AlertAck, TrackReport
+from tests.test_alerting import SCAN_S, SITE, T0, k9_scan, report
 
 
 def crowd(t: float, n: int = 200) -> list:
@@ -142,3 +145,50 @@ def test_eta_range_brackets_the_eta_and_narrows_as_the_velocity_is_known() -> No
         ranges.append(hi - lo)
     assert ranges[0] > ranges[1] > ranges[2]
     assert ranges[0] == np.inf and ranges[2] < 50.0
+
+
+def _holders_from_scratch(eng: AlertEngine) -> dict[str, set[str]]:
+    """The track -> open alerts index as the alerts say it is."""
+    out: dict[str, set[str]] = {}
+    for aid, alert in eng.alerts.items():
+        for t in alert.track_ids:
+            out.setdefault(t, set()).add(aid)
+    return out
+
+
+walker = st.integers(0, 5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("step"), st.integers(1, 63), st.booleans()),
+                          st.tuples(st.just("delete"), walker, st.booleans()),
+                          st.tuples(st.just("scan"), walker, st.booleans()),
+                          st.tuples(st.sampled_from(["ack", "escalate", "dismiss"]), st.integers(0, 9), st.booleans()),
+                          st.tuples(st.just("restore"), st.just(0), st.booleans())),
+                min_size=10, max_size=60))
+def test_track_alert_index_equals_a_rebuild_after_any_operations(ops: list[tuple[str, int, bool]]) -> None:
+    """Six walkers heading for the line close enough to group, merge and split, reported in random subsets,
+    deleted, linked to K-9 indications, acked, dismissed and restored from snapshots: after every
+    operation the engine's track -> alerts index is exactly what its open alerts hold."""
+    eng = AlertEngine(SITE, "main")
+    t = T0
+
+    def walker_report(i: int, status: str = "confirmed") -> TrackReport:
+        ve, vn = 0.1 * i, -1.2 - 0.15 * i
+        return report(f"T-main-{i + 1:06d}", t, -1500.0 + 35.0 * i + ve * (t - T0), 420.0 + 40.0 * i + vn * (t - T0), ve, vn,
+                      status=status)
+
+    for op, arg, flag in ops:
+        t += 8.0
+        if op == "step":
+            eng.on_tracks(t, [walker_report(i) for i in range(6) if arg >> i & 1], sweep=flag)
+        elif op == "delete":
+            eng.on_tracks(t, [walker_report(arg, "deleted")], sweep=flag)
+        elif op == "scan":
+            r = walker_report(arg)
+            eng.on_scan(k9_scan(t, float(r.x[0]), float(r.x[1])), [r] if flag else [])
+        elif op == "restore":
+            eng = AlertEngine.restore(SITE, "main", AlertConfig(), json.loads(json.dumps(eng.snapshot())))
+        elif eng.alerts:
+            eng.on_ack(AlertAck(t, sorted(eng.alerts)[arg % len(eng.alerts)], "op", op))
+        assert eng._holders == _holders_from_scratch(eng)

@@ -67,6 +67,9 @@ class AlertEngine:
         self._n = 0
         self.tracks: dict[str, TrackReport] = {}
         self.alerts: dict[str, Alert] = {}  # open alerts by id
+        # Track -> open alerts holding it, kept as alerts open, change tracks (``_hold``) and end: a call looks up
+        # the alerts of the tracks it reached (``_focus_slots``) without a pass over the hundreds a sector keeps open.
+        self._holders: dict[str, set[str]] = {}
         self.narcotics_tracks: set[str] = set()  # tracks linked to a K-9 narcotics indication
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
@@ -182,6 +185,8 @@ class AlertEngine:
             for name, value in memory.from_dict(v).items():
                 mem[name][slot] = value
         eng.alerts = {d["id"]: Alert.from_dict(d) for d in snap["alerts"]}
+        for alert in eng.alerts.values():
+            eng._index(alert)
         eng.narcotics_tracks = set(snap["narcotics_tracks"])
         eng.dismissed = set(snap["dismissed"])
         return eng
@@ -278,18 +283,14 @@ class AlertEngine:
         alerts: an alert holding a track of those groups brings its other tracks' groups
         in too (its tracks may have drifted apart), until nothing new comes in.
         """
-        holders: dict[str, list[str]] = {}  # track -> open alerts holding it (a sector keeps hundreds open)
-        for aid, a in self.alerts.items():
-            for t in a.track_ids:
-                holders.setdefault(t, []).append(aid)
+        holders = self._holders
         scope = set(alerts)
         seeds = set(focus) | {t for aid in alerts for t in self.alerts[aid].track_ids if t in self.tracks}
-        ids: set[str] = set()
+        ids: set[str] = set()  # reached so far
         while True:
-            search.grow(self._positions.slots(sorted(seeds)))
-            reached = set(self._positions.ids(search.reached))
-            new = {aid for t in reached - ids for aid in holders.get(t, ())} - scope  # the rest were looked up before
-            ids = reached
+            fresh = self._positions.ids(search.grow(self._positions.slots(list(seeds))))  # order is immaterial
+            ids.update(fresh)
+            new = {aid for t in fresh for aid in holders.get(t, ())} - scope  # the rest were looked up before
             scope |= new
             seeds = {t for aid in new for t in self.alerts[aid].track_ids if t in self.tracks} - ids
             if not seeds:
@@ -300,16 +301,14 @@ class AlertEngine:
         if not deleted:
             return []
         out = []
-        for aid in sorted(self.alerts):
+        for aid in sorted({aid for t in deleted for aid in self._holders.get(t, ())}):
             alert = self.alerts[aid]
-            if not deleted.intersection(alert.track_ids):
-                continue
             remaining = tuple(t for t in alert.track_ids if t not in deleted)
             if remaining:
-                alert.track_ids = remaining
+                self._hold(alert, remaining)
                 alert.time = now
             elif alert.kind == "narcotics":
-                alert.track_ids = ()
+                self._hold(alert, ())
                 alert.expires = now + self.config.narcotics_hold_s
             else:
                 out.append(self._end(alert, now, "track_deleted"))
@@ -332,8 +331,28 @@ class AlertEngine:
         self._n += 1
         alert = Alert(id=f"A-{self.sector}-{self._n:06d}", kind=kind, opened=now, track_ids=track_ids, time=now)
         self.alerts[alert.id] = alert
+        self._index(alert)
         self.opened.append(alert.id)
         return alert
+
+    def _hold(self, alert: Alert, track_ids: tuple[str, ...]) -> None:
+        """Give an open alert these tracks (the one way its tracks change: it keeps the index current)."""
+        if track_ids != alert.track_ids:
+            self._unindex(alert)
+            alert.track_ids = track_ids
+            self._index(alert)
+
+    def _index(self, alert: Alert) -> None:
+        for t in alert.track_ids:
+            self._holders.setdefault(t, set()).add(alert.id)
+
+    def _unindex(self, alert: Alert) -> None:
+        for t in alert.track_ids:
+            held = self._holders.get(t)
+            if held is not None:
+                held.discard(alert.id)
+                if not held:
+                    del self._holders[t]
 
     def _emit(self, alert: Alert, state: str) -> AlertReport:
         report = alert.report(state)
@@ -342,7 +361,8 @@ class AlertEngine:
 
     def _end(self, alert: Alert, now: float, reason: str, extra: dict[str, object] | None = None) -> AlertReport:
         alert.time = now
-        self.alerts.pop(alert.id, None)
+        if self.alerts.pop(alert.id, None) is not None:
+            self._unindex(alert)
         return alert.report("end", {"reason": reason, **(extra or {})})
 
 

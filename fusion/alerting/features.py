@@ -22,6 +22,7 @@ eta = -d0 / v_n and the crossing point is the border point nearest x_now + v eta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -177,10 +178,11 @@ def measure(fence: Geofence, t: TrackTable, known: Measured | None) -> tuple[Flo
     todo = np.ones(t.size, dtype=bool)
     d, on_line, n = np.empty(t.size), np.empty((t.size, 2)), np.empty((t.size, 2))
     if known is not None and known.ids:
-        index = {tid: k for k, tid in enumerate(known.ids)}
-        pairs = [(i, index[tid]) for i, tid in enumerate(t.ids) if tid in index]
-        if pairs:
-            rows, src = (np.array(c, dtype=np.int64) for c in zip(*pairs))
+        index = dict(zip(known.ids, range(len(known.ids))))
+        src = np.fromiter(map(index.get, t.ids, repeat(-1)), np.int64, t.size)  # -1: not measured
+        rows = np.flatnonzero(src >= 0)
+        if rows.size:
+            src = src[rows]
             same = np.all(t.xy[rows] == known.xy[src], axis=1)
             rows, src = rows[same], src[same]
             d[rows], on_line[rows], n[rows] = known.d[src], known.on_line[src], known.normal[src]

@@ -16,8 +16,6 @@ is expanded once), so the components come from them with no second search.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -70,9 +68,10 @@ class GroupSearch:
         """Rows reached so far, ascending."""
         return np.flatnonzero(self._reached)
 
-    def grow(self, seeds: IntArray) -> None:
-        """Add the groups of these (alive) rows."""
+    def grow(self, seeds: IntArray) -> IntArray:
+        """Add the groups of these (alive) rows; return the rows this call reached (each once)."""
         frontier = self._take(seeds)
+        found = [frontier]
         while frontier.size:
             near = (self._key[frontier][:, None] + self._around[None, :]).ravel()
             lo = np.searchsorted(self._sorted, near, side="left")
@@ -86,6 +85,8 @@ class GroupSearch:
             self._src.append(src[link])
             self._dst.append(dst[link])
             frontier = self._take(dst[link])
+            found.append(frontier)
+        return np.concatenate(found)
 
     def labels(self) -> IntArray:
         """Group label per reached row (ascending rows), numbered in order of each group's first row.
@@ -121,19 +122,23 @@ class GroupSearch:
         return np.flatnonzero(new)
 
 
-def match_groups(groups: list[frozenset[str]], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:
+def match_groups(group_of: dict[str, int], alerts: list[tuple[str, frozenset[str]]]) -> tuple[dict[int, str], dict[str, int]]:
     """Pair each open alert with the group that holds most of its tracks.
 
-    ``groups``: track-id sets; ``alerts``: (alert_id, track ids) in id order. Returns
+    ``group_of``: the group index of each track in a group (at least of the alerts' tracks);
+    ``alerts``: (alert_id, track ids) in id order. Returns
     (group index -> alert id that carries on, for groups that have one) and (alert
     id -> group index it merged into, for an alert whose group is already carried
     by an older alert: the groups merged, so the younger alert ends).
     """
     owner: dict[int, str] = {}
     merged: dict[str, int] = {}
-    group_of = {tid: g for g, members in enumerate(groups) for tid in members}
     for alert_id, tracks in alerts:
-        overlaps = Counter(group_of[tid] for tid in tracks if tid in group_of)
+        overlaps: dict[int, int] = {}  # group -> shared tracks (a dict: a Counter costs more than the count for one track)
+        for tid in tracks:
+            g = group_of.get(tid)
+            if g is not None:
+                overlaps[g] = overlaps.get(g, 0) + 1
         if not overlaps:
             continue
         best = min(overlaps, key=lambda g: (-overlaps[g], g))  # most shared tracks, then the first group

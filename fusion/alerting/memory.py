@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +31,8 @@ PATH_STEP_S = 5.0
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Path = list[tuple[float, float, float]]  # (t, east, north) recent updates, a point every PATH_STEP_S at most
+
+_TIME = itemgetter(0)  # of a path point
 
 #: Column -> (dtype, value of a track not seen yet).
 COLUMNS: dict[str, tuple[type, object]] = {
@@ -147,15 +150,14 @@ def refresh_motion(mem: dict[str, np.ndarray], slots: IntArray, motion_window_s:
     by_motion: dict[int, list[tuple[int, Path]]] = defaultdict(list)
     by_spread: dict[int, list[tuple[int, Path]]] = defaultdict(list)
     for slot in slots.tolist():
-        path = mem["path"][slot]
-        times = [q[0] for q in path]  # increasing: a point is kept at most every step
-        last = times[-1]
-        rows = path[bisect_left(times, last - motion_window_s):]
+        path = mem["path"][slot]  # times increasing: a point is kept at most every step
+        last = path[-1][0]
+        rows = path[bisect_left(path, last - motion_window_s, key=_TIME):]
         if len(rows) < 3 or rows[-1][0] - rows[0][0] < min_span_s:
             mem["straightness"][slot] = mem["net_speed"][slot] = np.nan
         else:
             by_motion[len(rows)].append((slot, rows))
-        rows = path[bisect_left(times, last - spread_window_s):]
+        rows = path[bisect_left(path, last - spread_window_s, key=_TIME):]
         by_spread[len(rows)].append((slot, rows))
     for batch in by_motion.values():
         at = np.array([slot for slot, _ in batch], dtype=np.int64)

@@ -32,18 +32,33 @@ IntArray = NDArray[np.int64]
 
 def stack_reports(reports: list[TrackReport], labellers: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
     """The reports' cached fields as arrays, one row each (the values ``features.track_table`` stacks)."""
-    status = [str(r.status) for r in reports]
+    n = len(reports)
     return {
-        "x": np.array([r.x[:4] for r in reports], dtype=float).reshape(-1, 4),
-        "t": np.array([r.time for r in reports], dtype=float),
-        "P": np.array([r.P for r in reports], dtype=float).reshape(-1, 4, 4),
-        "existence": np.array([r.existence for r in reports], dtype=float),
-        "class_probs": np.array([r.class_probs for r in reports], dtype=float).reshape(-1, 4),
-        "count": np.array([max(1, int(r.count)) for r in reports], dtype=np.int64),
-        "confirmed": np.array([s == "confirmed" for s in status], dtype=bool),
-        "alive": np.array([s in ("confirmed", "coasting") for s in status], dtype=bool),
-        "looked": np.array([not labellers.isdisjoint(r.sensors) for r in reports], dtype=bool),
+        "x": _states(reports),
+        "t": np.fromiter([r.time for r in reports], float, n),
+        "P": _join([r.P for r in reports]).reshape(n, 4, 4),
+        "existence": np.fromiter([r.existence for r in reports], float, n),
+        "class_probs": _join([r.class_probs for r in reports]).reshape(n, 4),
+        "count": np.maximum(np.fromiter([r.count for r in reports], np.int64, n), 1),
+        "confirmed": np.fromiter([r.status == "confirmed" for r in reports], bool, n),
+        "alive": np.fromiter([r.status in ("confirmed", "coasting") for r in reports], bool, n),
+        "looked": np.fromiter([not labellers.isdisjoint(r.sensors) for r in reports], bool, n),
     }
+
+
+def _join(parts: list[np.ndarray]) -> FloatArray:
+    """Per-report arrays end to end, as floats: one ``np.concatenate`` (``np.array`` of a list of
+    arrays walks each as a sequence, twice the cost for a step's ~130 reports)."""
+    return np.concatenate(parts, dtype=float) if parts else np.zeros(0)
+
+
+def _states(reports: list[TrackReport]) -> FloatArray:
+    """(n, 4) east, north, v east, v north: the tracker's states as they are, a longer state cut to those."""
+    n = len(reports)
+    flat = _join([r.x for r in reports])
+    if flat.size != 4 * n:
+        flat = _join([r.x[:4] for r in reports])
+    return flat.reshape(n, 4)
 
 
 class PositionCache:
@@ -70,18 +85,18 @@ class PositionCache:
         own arrays of them, stacked once).
         """
         stacked = stack_reports(reports, self._labellers)
-        last = list({r.track_id: k for k, r in enumerate(reports)}.values())  # one write per slot: numpy leaves repeats unordered
-        old = [k for k in last if reports[k].track_id in self._slot]
+        last = dict(zip([r.track_id for r in reports], range(len(reports))))  # one write per slot: numpy leaves repeats unordered
+        old, slots, new = self._split(last)
         if old:
-            slots = np.fromiter((self._slot[reports[k].track_id] for k in old), np.int64, len(old))
+            whole = len(old) == len(reports)  # each report refreshes a slot of its own, in report order: no gather
             for name, col in stacked.items():
-                self._cols[name][slots] = col[old]
-        new = sorted((k for k in last if reports[k].track_id not in self._slot), key=lambda k: reports[k].track_id)
+                self._cols[name][slots] = col if whole else col[old]
         if not new:
             return stacked
         start = len(self._ids)
-        self._ids += [reports[k].track_id for k in new]
-        added = {name: col[new] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
+        self._ids += [tid for tid, _ in new]
+        rows = [k for _, k in new]
+        added = {name: col[rows] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
         self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
         self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
@@ -89,6 +104,23 @@ class PositionCache:
         else:
             self._slot.update((tid, start + k) for k, tid in enumerate(self._ids[start:]))
         return stacked
+
+    def _split(self, last: dict[str, int]) -> tuple[list[int], IntArray, list[tuple[str, int]]]:
+        """Of these reports (track id -> row): the rows of cached tracks with their slots, and the
+        new tracks as (id, row) in id order; one dict lookup per report."""
+        get = self._slot.get
+        old: list[int] = []
+        slots: list[int] = []
+        new: list[tuple[str, int]] = []
+        for tid, k in last.items():
+            slot = get(tid)
+            if slot is None:
+                new.append((tid, k))
+            else:
+                old.append(k)
+                slots.append(slot)
+        new.sort()
+        return old, np.array(slots, dtype=np.int64), new
 
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)

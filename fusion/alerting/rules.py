@@ -78,16 +78,26 @@ def _groups(ctx: Context, allowed: NDArray[np.bool_]) -> list[NDArray[np.int64]]
     if rows.size == 0:
         return []
     rows = rows[np.argsort(labels[rows], kind="stable")]  # by label, rows ascending within each
-    cuts = [0, *(np.flatnonzero(np.diff(labels[rows])) + 1).tolist(), rows.size]
-    out = [rows[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-    out.sort(key=lambda g: int(g[0]))
-    return out
+    cuts = np.flatnonzero(np.diff(labels[rows])) + 1
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [rows.size]])
+    order = np.argsort(rows[starts])  # groups by first row (one sort of distinct rows, not a key call per group)
+    return [rows[a:b] for a, b in zip(starts[order].tolist(), ends[order].tolist())]
 
 
-def _id_sets(t: TrackTable, groups: list[NDArray[np.int64]]) -> list[frozenset[str]]:
-    """Track ids of each group."""
-    get = t.ids.__getitem__
-    return [frozenset(map(get, g.tolist())) for g in groups]
+def _group_of(ctx: Context, groups: list[NDArray[np.int64]], alerts: list[tuple[str, frozenset[str]]]) -> dict[str, int]:
+    """Group index of each of these alerts' tracks that is in a group: what ``match_groups`` reads,
+    looked up per alert track instead of a set of ids per group (hundreds of groups, a dozen alerts)."""
+    if not groups or not alerts:
+        return {}
+    group = np.full(ctx.table.size, -1, dtype=np.int64)
+    group[np.concatenate(groups)] = np.repeat(np.arange(len(groups)), _sizes(groups))
+    of_row, row_of = group.tolist(), ctx.row_of
+    return {tid: g for _, tracks in alerts for tid in tracks if (i := row_of.get(tid)) is not None and (g := of_row[i]) >= 0}
+
+
+def _sizes(groups: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    """Member count of each group."""
+    return np.fromiter(map(len, groups), np.int64, len(groups))
 
 
 def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
@@ -98,6 +108,11 @@ def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
 def _mean_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
     """Mean over the rows of ``a`` (k >= 1), as ``np.mean`` computes it (sum, then divide by the count) minus its wrapper."""
     return a.sum(axis=0) / a.shape[0]
+
+
+#: The class an alert speaks of: the first of these among its group's members.
+_SPOKEN = ("person", "vehicle", "unknown", "animal")
+_SPOKEN_IDX = np.array([CLASSES.index(c) for c in _SPOKEN], dtype=np.int64)
 
 
 class _GroupStats:
@@ -111,12 +126,13 @@ class _GroupStats:
 
     def __init__(self, eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]]) -> None:
         t = ctx.table
-        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
-        starts = np.cumsum([0] + [g.size for g in groups[:-1]])
-        size = np.array([g.size for g in groups], dtype=np.int64)
-        self.flat, self.starts = flat, starts
-        if not groups:
+        if not groups:  # the zone rules' usual case: nothing to reduce
+            self.flat, self.starts = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
             return
+        flat = np.concatenate(groups)
+        size = _sizes(groups)
+        starts = np.cumsum(size) - size
+        self.flat, self.starts = flat, starts
         # Members side by side (groups, 1 + largest size), after a +0.0 and padded with -0.0 (x + -0.0 == x, even
         # for x = +-0.0), summed by a running sum: a.sum(axis=0)'s order over each group's (k, 2) rows, from +0.0.
         pos = np.arange(int(size.max()) + 1)
@@ -133,9 +149,10 @@ class _GroupStats:
         self.count = np.add.reduceat(t.count[flat], starts).tolist()
         self.confidence = np.maximum.reduceat(t.existence[flat], starts).tolist()
         self.confirmed = self.any(t.confirmed).tolist()
-        has = {c: self.any(t.class_idx == CLASSES.index(c)) for c in ("person", "vehicle", "unknown", "animal")}
-        self.cls = np.select([has["person"], has["vehicle"], has["unknown"], has["animal"]],
-                             ["person", "vehicle", "unknown", "animal"], "unknown").tolist()
+        # Per group and class (in speaking order), any member of it: one reduction for the four classes.
+        has = np.logical_or.reduceat(t.class_idx[flat][:, None] == _SPOKEN_IDX[None, :], starts, axis=0)
+        first = np.argmax(has, axis=1).tolist()
+        self.cls = [_SPOKEN[k] if any_ else "unknown" for k, any_ in zip(first, has.any(axis=1).tolist())]
         # The first site zone (not a port) that holds a member, else None.
         self.zone: list[str | None] = [None] * len(groups)
         if eng.fence.zones:
@@ -158,7 +175,7 @@ def _describe(eng: "AlertEngine", ctx: Context, alert: Alert, rows: NDArray[np.i
               g: int) -> tuple[str, int]:
     """Fill position, tracks and common info from group ``g`` (its ``rows``); return (class, head count)."""
     t = ctx.table
-    alert.track_ids = tuple(sorted(t.ids[i] for i in rows.tolist()))
+    eng._hold(alert, tuple(sorted(t.ids[i] for i in rows.tolist())))
     alert.enu = (stats.xy[g][0], stats.xy[g][1])
     alert.time = ctx.now
     cls, count = stats.cls[g], stats.count[g]
@@ -211,7 +228,9 @@ def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
 
 def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
     """Rows of tracks an operator dismissed: no track-based kind raises them again."""
-    return np.array([tid in eng.dismissed for tid in ctx.table.ids], dtype=bool)
+    if not eng.dismissed:  # the usual case: no lookup per row
+        return np.zeros(ctx.table.size, dtype=bool)
+    return np.fromiter([tid in eng.dismissed for tid in ctx.table.ids], bool, ctx.table.size)
 
 
 # --- crossing situation ------------------------------------------------------------------
@@ -221,7 +240,8 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     cfg, t, f = eng.config, ctx.table, ctx.feats
     allowed = ctx.eligible & ctx.threat & ~_dismissed(eng, ctx)
     groups = _groups(ctx, allowed)
-    owner, merged = match_groups(_id_sets(t, groups), _open_alerts(eng, ctx, CROSSING_FAMILY))
+    alerts = _open_alerts(eng, ctx, CROSSING_FAMILY)
+    owner, merged = match_groups(_group_of(ctx, groups, alerts), alerts)
     out = _end_merged(eng, ctx, merged, owner)
     # A predicted crossing point at a port (or near one) is legal traffic. P is read only for group
     # members and tracks of open crossing alerts, and the test matters only where P > 0.
@@ -238,18 +258,18 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     carried: set[str] = set()
     live = _live_groups(eng, ctx, groups, owner, p, side, flips)
     bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
-    best_xy = f.crossing_xy(eng.fence, bests)  # one line projection for all groups
-    eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s)  # and one grid of crossing times
+    # One line projection and one grid of crossing times for all groups, read per group as Python floats.
+    best_xy = f.crossing_xy(eng.fence, bests).tolist()
+    eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s).tolist()
     stats = _GroupStats(eng, ctx, [groups[g] for g in live])
     crossed = _recent_crossings(eng, ctx, stats.flat)
     near_line = stats.any(at_line).tolist() if live else []
     all_back = stats.all(side < 0).tolist() if live else []
-    eta_best = f.eta_s[bests].tolist()
+    eta_best, p_best = f.eta_s[bests].tolist(), p[bests].tolist()
     for k, g in enumerate(live):
         rows = groups[g]
         into = [crossed[i] for i in rows.tolist() if i in crossed] if crossed else []
-        best = int(bests[k])
-        p_g = float(p[best])
+        p_g = p_best[k]
         alert = eng.alerts.get(owner[g]) if g in owner else None
         is_new = alert is None
         if alert is None:
@@ -274,11 +294,10 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
         if alert.kind == "predicted_crossing":
             alert.direction = eng.fence.into_direction
             alert.eta_s = eta_best[k] if math.isfinite(eta_best[k]) else alert.eta_s
-            alert.crossing_enu = (float(best_xy[k, 0]), float(best_xy[k, 1]))
+            alert.crossing_enu = (best_xy[k][0], best_xy[k][1])
             alert.info["probability"] = round(p_g, 3)
             lo, hi = eta_ranges[k]
-            alert.info["eta_range_s"] = [round(float(lo), 1) if np.isfinite(lo) else None,
-                                         round(float(hi), 1) if np.isfinite(hi) else None]
+            alert.info["eta_range_s"] = [round(lo, 1) if math.isfinite(lo) else None, round(hi, 1) if math.isfinite(hi) else None]
             calm = p_g < cfg.p_close and not near_line[k]
             if calm:
                 alert.timer = alert.timer if alert.timer is not None else ctx.now
@@ -334,7 +353,8 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
         return []
     cfg, t = eng.config, ctx.table
     flat = np.concatenate(groups)
-    starts = np.cumsum([0] + [g.size for g in groups[:-1]])
+    size = _sizes(groups)
+    starts = np.cumsum(size) - size
     recent = (side[flat] > 0) & (ctx.now - ctx.crossed_at[flat] <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
     could |= np.logical_or.reduceat(recent, starts)
@@ -347,9 +367,9 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
 
 def _range_words(lo: float, hi: float) -> str:
     """" (30 s to 2 min)" when the 10-90 % range of the crossing time is wide, else ""."""
-    if not np.isfinite(lo):
+    if not math.isfinite(lo):
         return ""
-    if not np.isfinite(hi):
+    if not math.isfinite(hi):
         return f" (not before {duration_words(lo)})"
     if hi - lo < max(20.0, 0.5 * lo):
         return ""
@@ -429,7 +449,8 @@ def _carry(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64]], ki
     merged into an older alert's, open one for each unowned group with a confirmed member,
     and describe each carried alert from its group. Returns the ``end`` reports and
     (alert, rows, is_new, class, head count, highest existence, first zone) per carried group."""
-    owner, merged = match_groups(_id_sets(ctx.table, groups), _open_alerts(eng, ctx, (kind,), zone_id))
+    alerts = _open_alerts(eng, ctx, (kind,), zone_id)
+    owner, merged = match_groups(_group_of(ctx, groups, alerts), alerts)
     ended = _end_merged(eng, ctx, merged, owner)
     held = []
     stats = _GroupStats(eng, ctx, groups)
