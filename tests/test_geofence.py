@@ -93,3 +93,34 @@ def test_polygon_zones_and_ports() -> None:
     dist = f.zone_distance(pts)
     assert dist[0, 0] == 0.0 and dist[1, 0] == pytest.approx(e_out[0] - PARALLEL.frame.to_enu(48.995, -122.74)[0], abs=1.0)
     assert dist[1, 1] == pytest.approx(556.0 - 200.0, abs=2.0)  # 0.005 deg south of the line, buffer 200 m
+
+
+BENT = Geofence(site([[-122.8, 49.0], [-122.78, 49.01], [-122.75, 48.98], [-122.74, 48.98], [-122.7, 49.0]], "south"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-8_000, 8_000), st.floats(-4_000, 4_000)), min_size=1, max_size=40))
+def test_property_numpy_nearest_point_equals_geos(points: list[tuple[float, float]]) -> None:
+    """The numpy projection onto every segment finds GEOS's nearest point and distance (to
+    1e-6 m), and a segment that holds it (where two segments share the nearest vertex, either)."""
+    xy = np.array(points)
+    for fence in (FENCE, BENT):
+        d, on_line, seg = fence._nearest(xy)
+        d_g, on_g, _ = fence._nearest_geos(xy)
+        np.testing.assert_allclose(d, d_g, atol=1e-6)
+        np.testing.assert_allclose(on_line, on_g, atol=1e-6)
+        a, ab = fence.border_xy[seg], fence.border_xy[seg + 1] - fence.border_xy[seg]
+        cross = ab[:, 0] * (on_line[:, 1] - a[:, 1]) - ab[:, 1] * (on_line[:, 0] - a[:, 0])
+        np.testing.assert_allclose(cross / np.hypot(ab[:, 0], ab[:, 1]), 0.0, atol=1e-6)  # on its segment's line
+
+
+def test_a_long_border_goes_through_geos_with_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond NUMPY_SEGMENTS the same queries are GEOS's (the threshold moved below this border's size)."""
+    import fusion.geofence as gf
+
+    pts = np.array([[-2_000.0, 300.0], [150.0, -700.0], [2_500.0, 40.0]])
+    fast = BENT.measure(pts)
+    monkeypatch.setattr(gf, "NUMPY_SEGMENTS", 1)
+    slow = BENT.measure(pts)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, atol=1e-6)
