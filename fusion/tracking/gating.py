@@ -58,7 +58,7 @@ def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) 
     return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
 
 
-def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray) -> tuple[IntArray, IntArray]:
+def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray | float) -> tuple[IntArray, IntArray]:
     """(query, index into ``e_sorted``) of every sorted value within ``half`` of each query's ``centre`` east.
 
     A band in east alone, by binary search: the pairs a distance test then looks at,

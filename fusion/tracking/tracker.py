@@ -519,10 +519,11 @@ class SectorTracker:
         if pairs.shape[0] == 0:  # nothing near a detected track: no pair to count
             self._restart_counts(is_det, detected)
             return self._none_ended
-        box, local = np.unique(pairs, return_inverse=True)
+        # the rows of the pairs (a handful: a Python set costs less than np.unique) and the pairs over them
+        box = np.array(sorted(set(pairs.ravel().tolist())), np.int64)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
-        k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], np.searchsorted(box, pairs), self._merge_threshold)
         if k_box.size == 0:  # near, but no pair alike: none to count
             self._restart_counts(is_det, detected)
             return self._none_ended
