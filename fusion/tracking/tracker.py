@@ -49,7 +49,7 @@ from fusion.tracking.gating import Gated, candidate_pairs, chi2_gate, gate_thres
 from fusion.tracking.history import pack_scans, split_by_det_time, unpack_scans
 from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
 from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
-from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
+from fusion.tracking.table import CODE_STATUS, SCAN_COLUMNS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
 from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus, track_reports
 
@@ -381,9 +381,8 @@ class SectorTracker:
         cfg = self.config
         self.t = s.time if self.t is None else max(self.t, s.time)
         model = self._model(s)
-        rows, g, covered, pos = self._reach(s, model)
         # the touched tracks, predicted to s.time: a copy written back below, or the table itself
-        tab = self.tab if rows.size == self.tab.n else self.tab.select(rows)
+        rows, tab, g, covered, pos = self._reach(s, model)
         n, m = tab.n, s.size
         pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
         lam = self._clutter_density(s)
@@ -444,15 +443,17 @@ class SectorTracker:
         tab.confirmed |= tab.r >= cfg.confirm_existence
         tab.refresh(slice(None))
         if tab is not self.tab:
-            self.tab.put(rows, tab)
+            self.tab.put(rows, tab, SCAN_COLUMNS)
         pos[rows] = tab.xc[:, :2]
         self._learn_clutter(s, int(np.sum(used < 0.5)))
         ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
 
-    def _reach(self, s: Scan, model: MeasurementModel) -> tuple[IntArray, Gated, NDArray[np.bool_], FloatArray]:
-        """The rows this scan touches, predicted to its time in the table, their gated pairs and radar coverage.
+    def _reach(
+        self, s: Scan, model: MeasurementModel
+    ) -> tuple[IntArray, TrackTable, Gated, NDArray[np.bool_], FloatArray]:
+        """The rows this scan touches predicted to its time, their gated pairs and radar coverage.
 
         Touched: a detection inside the track's chi-squared gate, or (radar) the track
         inside its coverage. Candidates come from the exact predicted means (mixing keeps
@@ -461,8 +462,11 @@ class SectorTracker:
         that do not gate are predicted only into temporaries and left as they were (in a
         sector of at most ``_ALL_CANDIDATES`` tracks every track is a candidate: cheaper
         than the test, and the same result).
-        Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, the
-        covered mask over ``rows``, and every track's predicted mean position (n, 2).
+        Returns rows (global, ascending); their predicted table: a copy of those rows (for
+        ``_process`` to update and write back; the table's own rows are left as they were),
+        or the table itself, predicted in place, when every row is touched; the gated pairs
+        with ``ti`` into ``rows``; the covered mask over ``rows``; and every track's predicted
+        mean position (n, 2).
         """
         tab = self.tab
         T = float(s.time)
@@ -489,10 +493,15 @@ class SectorTracker:
         keep = covered[cand]
         keep[g.ti] = True
         rows = cand[keep]
-        tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm[keep], Pm[keep], mu[keep], r[keep]
-        tab.t[rows] = T
+        xm, Pm, mu, r = xm[keep], Pm[keep], mu[keep], r[keep]
+        if rows.size == tab.n:
+            tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm, Pm, mu, r
+            tab.t[rows] = T
+            touched = tab
+        else:
+            touched = tab.select_with(rows, xm=xm, Pm=Pm, mu=mu, r=r, t=np.full(rows.size, T))
         local = np.cumsum(keep) - 1
-        return rows, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
+        return rows, touched, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
 
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""

@@ -1,0 +1,82 @@
+"""The step's cheaper paths give exactly what the general ones give.
+
+A step that touches some of the rows updates a copy of them built from their
+prediction (``TrackTable.select_with``) and writes back only ``SCAN_COLUMNS``: the
+table after every step must be what writing the prediction into the table, copying the
+rows and writing every column back gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_tracker_support import T0, make_site, position_scan
+from test_tracking_table import _table
+
+from fusion.tracking import SectorTracker
+from fusion.tracking import tracker as tracker_module
+from fusion.tracking.table import SCAN_COLUMNS, TrackTable
+from fusion.types import SensorType
+
+_ALL = tuple(f.name for f in fields(TrackTable))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sets(st.sampled_from(_ALL)))
+def test_select_with_equals_write_then_select(seed: int, n: int, given_cols: set[str]) -> None:
+    rng = np.random.default_rng(seed)
+    tab, new = _table(rng, n, 1), _table(rng, n, 1000)
+    idx = np.sort(rng.choice(n, rng.integers(0, n + 1), replace=False)).astype(np.int64)
+    cols = {name: getattr(new, name)[idx] for name in given_cols}
+    got = tab.select_with(idx, **cols)
+    for name in given_cols:
+        getattr(tab, name)[idx] = cols[name]
+    want = tab.select(idx)
+    for name in _ALL:
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
+
+def _crowd_scans(seed: int, k: int) -> list:
+    """Drone scans over a crowd of walkers (more than ``_ALL_CANDIDATES``), each scan seeing a
+    random part of it, some walkers in pairs a few metres apart (duplicate tests, merges)."""
+    rng = np.random.default_rng(seed)
+    n = 90
+    pos = rng.uniform(-1500.0, 1500.0, (n, 2))
+    pos[n // 2:n // 2 + 10] = pos[:10] + rng.normal(0.0, 4.0, (10, 2))
+    vel = rng.normal(0.0, 1.2, (n, 2))
+    scans = []
+    for j in range(k):
+        t = T0 + 0.5 * j
+        centre = rng.uniform(-1500.0, 1500.0, 2)
+        seen = (np.hypot(*(pos - centre).T) < 900.0) & (rng.random(n) < 0.85)
+        z = pos[seen] + vel[seen] * 0.5 * j + rng.normal(0.0, 5.0, (int(seen.sum()), 2))
+        labels = rng.dirichlet(np.ones(4), z.shape[0])
+        scans.append(position_scan(t, z, 5.0, j, sensor="drone-1", stype=SensorType.DRONE, class_probs=labels,
+                                   count=rng.integers(1, 4, z.shape[0])))
+    return scans
+
+
+def _tables(scans: list) -> list[dict[str, np.ndarray]]:
+    trk = SectorTracker("main", make_site())
+    out = []
+    for s in scans:
+        trk.step(s, changed_only=True)
+        out.append({name: getattr(trk.tab, name).copy() for name in _ALL})
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_step_writes_back_every_column_it_changes(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = _crowd_scans(seed, 60)
+    fast = _tables(scans)
+    with monkeypatch.context() as m:
+        m.setattr(tracker_module, "SCAN_COLUMNS", _ALL)
+        plain = _tables(scans)
+    assert SCAN_COLUMNS != _ALL and max(len(t["ids"]) for t in fast) > 64
+    for a, b in zip(fast, plain):
+        for name in _ALL:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
