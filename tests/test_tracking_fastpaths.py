@@ -3,7 +3,8 @@
 A step that touches some of the rows updates a copy of them built from their
 prediction (``TrackTable.select_with``) and writes back only ``SCAN_COLUMNS``: the
 table after every step must be what writing the prediction into the table, copying the
-rows and writing every column back gives.
+rows and writing every column back gives. The position model's update and gate take
+blocks of P where the general path multiplies by H = [I 0]: the same bits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from test_tracking_table import _table
 
 from fusion.tracking import SectorTracker
 from fusion.tracking import tracker as tracker_module
+from fusion.tracking.gating import chi2_gate
+from fusion.tracking.measurement import MeasurementModel, position_model
+from fusion.tracking.motion import combine
 from fusion.tracking.table import SCAN_COLUMNS, TrackTable
+from fusion.tracking.update import kalman_pairs
 from fusion.types import SensorType
 
 _ALL = tuple(f.name for f in fields(TrackTable))
@@ -80,3 +85,45 @@ def test_a_step_writes_back_every_column_it_changes(seed: int, monkeypatch: pyte
     for a, b in zip(fast, plain):
         for name in _ALL:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+class _GeneralPosition(MeasurementModel):
+    """The position model (h = [e, n], H = [I 0]) taken through the general path: matrix products with H."""
+
+    @property
+    def polar(self) -> bool:
+        return True
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        H = np.zeros(x.shape[:-1] + (2, 4))
+        H[..., 0, 0] = H[..., 1, 1] = 1.0
+        return x[..., :2].copy(), H
+
+    def residual(self, z: np.ndarray, hz: np.ndarray) -> np.ndarray:
+        return z - hz
+
+
+def _spd(rng: np.random.Generator, shape: tuple[int, ...], d: int, scale: float, diagonal: bool) -> np.ndarray:
+    """Symmetric positive definite (..., d, d); ``diagonal``: exact zeros off the diagonal (a birth's R)."""
+    if diagonal:
+        return rng.uniform(0.5, 2.0, shape + (d,))[..., None] * np.eye(d) * scale
+    A = rng.normal(0.0, 1.0, shape + (d, d))
+    return (A @ np.swapaxes(A, -1, -2) + 0.1 * np.eye(d)) * scale
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 30), st.booleans())
+def test_position_updates_and_gates_equal_the_general_path_bit_for_bit(seed: int, n: int, m: int, diag: bool) -> None:
+    rng = np.random.default_rng(seed)
+    xm = rng.normal(0.0, 300.0, (n, 3, 4))
+    Pm = _spd(rng, (n, 3), 4, 50.0, diag)
+    z = rng.normal(0.0, 300.0, (m, 2))
+    R = _spd(rng, (m,), 2, 25.0, diag)
+    fast, general = position_model(z, R), _GeneralPosition(z=z, R=R, cart=z, cart_R=R, density_scale=np.ones(m))
+    ti, dj = (a.ravel().astype(np.int64) for a in np.meshgrid(np.arange(n), np.arange(m), indexing="ij"))
+    for a, b in zip(kalman_pairs(xm, Pm, fast, ti, dj), kalman_pairs(xm, Pm, general, ti, dj)):
+        assert a.tobytes() == b.tobytes()
+    x, P = combine(xm, Pm, rng.dirichlet(np.ones(3), n))
+    g, h = chi2_gate(x, P, fast, ti, dj, 1e9), chi2_gate(x, P, general, ti, dj, 1e9)
+    for name in ("ti", "dj", "d2", "loglik"):
+        assert getattr(g, name).tobytes() == getattr(h, name).tobytes(), name

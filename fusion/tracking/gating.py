@@ -145,10 +145,14 @@ def chi2_gate(
     if ti.size == 0:
         e = np.zeros(0)
         return Gated(ti, dj, e, e)
-    hz, H = model.predict(x)  # per track
-    nu = model.residual(model.z[dj], hz[ti])
-    Ht = H[ti]
-    S = Ht @ P[ti] @ np.swapaxes(Ht, -1, -2) + model.R[dj]
+    if model.polar:
+        hz, H = model.predict(x)  # per track
+        Ht = H[ti]
+        hz, HPHt = hz[ti], Ht @ P[ti] @ np.swapaxes(Ht, -1, -2)
+    else:  # H = [I 0]: H P H^T is P's position block, the bits the products give (by 1 and 0, exact)
+        hz, HPHt = x[ti, :2], P[ti, :2, :2]
+    nu = model.residual(model.z[dj], hz)
+    S = HPHt + model.R[dj]
     Si, det = inv2(S)
     d2 = np.einsum("ki,kij,kj->k", nu, Si, nu)
     keep = d2 < gamma
