@@ -4,7 +4,8 @@ A step that touches some of the rows updates a copy of them built from their
 prediction (``TrackTable.select_with``) and writes back only ``SCAN_COLUMNS``: the
 table after every step must be what writing the prediction into the table, copying the
 rows and writing every column back gives. The position model's update and gate take
-blocks of P where the general path multiplies by H = [I 0]: the same bits.
+blocks of P where the general path multiplies by H = [I 0]: the same bits. The speed
+cue's three classes, computed as one array, have the bits of each class's expression.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from test_tracking_table import _table
 
 from fusion.tracking import SectorTracker
 from fusion.tracking import tracker as tracker_module
+from fusion.tracking.classify import speed_likelihood
 from fusion.tracking.gating import chi2_gate
 from fusion.tracking.measurement import MeasurementModel, position_model
 from fusion.tracking.motion import combine
@@ -127,3 +129,21 @@ def test_position_updates_and_gates_equal_the_general_path_bit_for_bit(seed: int
     g, h = chi2_gate(x, P, fast, ti, dj, 1e9), chi2_gate(x, P, general, ti, dj, 1e9)
     for name in ("ti", "dj", "d2", "loglik"):
         assert getattr(g, name).tobytes() == getattr(h, name).tobytes(), name
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.sampled_from([0.3, 3.0, 15.0]))
+def test_speed_likelihood_equals_each_class_expression_bit_for_bit(seed: int, n: int, speed: float) -> None:
+    rng = np.random.default_rng(seed)
+    v = rng.normal(0.0, speed, (n, 2))
+    v[: n // 4] = [4.0, 0.0]  # exactly at the person / vehicle threshold
+    A = rng.normal(0.0, rng.uniform(0.01, 5.0), (n, 2, 2))
+    Pv = A @ np.swapaxes(A, 1, 2)
+    s = np.hypot(v[:, 0], v[:, 1])
+    w = np.maximum(0.5, np.sqrt(np.maximum(Pv[:, 0, 0] + Pv[:, 1, 1], 0.0) / 2.0))
+    sig = lambda u: 0.5 * (1.0 + np.tanh(0.5 * u))  # noqa: E731
+    want = [0.02 + 0.98 * sig((4.0 - s) / w), 0.2 + 0.8 * sig((s - 4.0) / w), 0.05 + 0.95 * sig((12.0 - s) / w),
+            np.full(n, 0.5)]
+    got = speed_likelihood(v, Pv)
+    for k in range(4):
+        assert got[:, k].tobytes() == want[k].tobytes(), k
