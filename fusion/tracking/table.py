@@ -87,8 +87,9 @@ class TrackTable:
     def refresh(self, idx: NDArray | slice) -> None:
         """Recompute the derived columns of rows ``idx`` after their xm, Pm or mu changed."""
         xm, mu = self.xm[idx], self.mu[idx]
-        self.xc[idx] = combined_mean(xm, mu)
-        self.moments[idx] = position_moments(xm, self.Pm[idx], mu)
+        xc = combined_mean(xm, mu)
+        self.xc[idx] = xc
+        self.moments[idx] = position_moments(xm, self.Pm[idx], mu, xc)
 
     def select(self, idx: NDArray[np.int64], room: int = 0) -> "TrackTable":
         """Rows ``idx`` (integer indices), copied. ``take`` copies whole rows at a time; fancy
