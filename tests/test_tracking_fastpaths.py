@@ -6,6 +6,8 @@ table after every step must be what writing the prediction into the table, copyi
 rows and writing every column back gives. The position model's update and gate take
 blocks of P where the general path multiplies by H = [I 0]: the same bits. The speed
 cue's three classes, computed as one array, have the bits of each class's expression.
+A GNN step takes each updated track's label likelihood as its detection's: what the
+general weighted likelihood gives for one pair of weight 1, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from test_tracking_table import _table
 
 from fusion.tracking import SectorTracker
 from fusion.tracking import tracker as tracker_module
-from fusion.tracking.classify import speed_likelihood
+from fusion.tracking.classify import label_likelihoods, label_update, speed_likelihood
 from fusion.tracking.gating import chi2_gate
 from fusion.tracking.measurement import MeasurementModel, position_model
 from fusion.tracking.motion import combine
@@ -147,3 +149,18 @@ def test_speed_likelihood_equals_each_class_expression_bit_for_bit(seed: int, n:
     got = speed_likelihood(v, Pv)
     for k in range(4):
         assert got[:, k].tobytes() == want[k].tobytes(), k
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 40))
+def test_gnn_label_likelihood_is_the_detections_own_bit_for_bit(seed: int, n: int, m: int) -> None:
+    """GNN's pairs are one-to-one with weight 1: the general likelihood's rows are the detections' L_j."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(0, min(n, m) + 1))
+    ti, dj = rng.choice(n, k, replace=False).astype(np.int64), rng.choice(m, k, replace=False).astype(np.int64)
+    det = rng.dirichlet(np.ones(4), m)
+    det[rng.random(m) < 0.3, 1] = 0.0  # a class the label rules out
+    lik = label_likelihoods(n, ti, dj, np.ones(k), det)
+    assert lik[ti].tobytes() == det[dj].tobytes()
+    label = rng.dirichlet(np.ones(4), n)
+    assert label_update(label[ti], lik[ti], 0.05).tobytes() == label_update(label[ti], det[dj], 0.05).tobytes()

@@ -35,6 +35,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: No class information: what a detection without a label (or no detection) says.
+_UNIFORM = np.full(4, 0.25)
 
 #: Range-normalised SNR (dB at 1 km) of one person, vehicle and animal on the site's towers (their calibration).
 RCS_1KM_DB = np.array([24.0, 36.0, 22.0])
@@ -47,6 +51,18 @@ GROUP_DB = np.array([10.0 * np.log10(8.0), 0.0, 0.0])
 def label_update(label: FloatArray, lik: FloatArray, floor: float) -> FloatArray:
     post = label * (floor + lik)
     return post / post.sum(axis=-1, keepdims=True)
+
+
+def label_likelihoods(n: int, ti: IntArray, dj: IntArray, w: FloatArray, det: FloatArray) -> FloatArray:
+    """(n, 4) label likelihood of each of n tracks from weighted (track, detection) pairs:
+    sum_j w_ij L_j + (1 - sum_j w_ij) uniform (what is not a detection says nothing).
+
+    With one pair of weight 1 per track (GNN) a row is exactly its detection's L_j
+    (uniform x 0 + 1 x L_j), so the tracker takes ``det[dj]`` there.
+    """
+    lik = np.repeat(_UNIFORM[None], n, axis=0) * (1.0 - np.bincount(ti, weights=w, minlength=n))[:, None]
+    np.add.at(lik, ti, w[:, None] * det[dj])
+    return lik
 
 
 def with_rcs(probs: FloatArray, snr_db: FloatArray, range_m: FloatArray) -> FloatArray:

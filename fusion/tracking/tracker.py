@@ -51,7 +51,7 @@ from fusion.tracking.measurement import MeasurementModel, polar_model, position_
 from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
 from fusion.tracking.table import CODE_STATUS, SCAN_COLUMNS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
-from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus, track_reports
+from fusion.types import Scan, SensorType, TrackReport, TrackStatus, track_reports
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,7 +59,6 @@ _DELETED = STATUS_CODES[TrackStatus.DELETED]
 #: Up to this many tracks a step gates every track instead of running the reach test:
 #: cheaper there, and the same result.
 _ALL_CANDIDATES = 64
-_UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
 
 def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
@@ -367,11 +366,13 @@ class SectorTracker:
             return max(spec.clutter_density_per_m2, 1e-12)
         return self._clutter.get(s.sensor_id, self.config.clutter_by_type.get(str(s.sensor_type), 1e-6))
 
-    def _learn_clutter(self, s: Scan, unused: int) -> None:
+    def _learn_clutter(self, s: Scan, used: FloatArray) -> None:
+        """The radar's clutter density from its unused detections (``used``: association weight per detection)."""
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if (not self.config.clutter_online or spec is None or spec.clutter_density_per_m2 is not None
                 or s.sensor_type != SensorType.RADAR or spec.max_range_m is None):
             return
+        unused = int(np.sum(used < 0.5))
         a = self.config.clutter_ema
         area = math.pi * spec.max_range_m**2
         old = self._clutter_density(s)
@@ -431,12 +432,14 @@ class SectorTracker:
         if bit is not None:
             tab.sensors[detected] |= np.int64(1) << bit
         if pi.size:
-            lik = np.repeat(_UNIFORM[None], n, axis=0) * (1.0 - np.bincount(pi, weights=pw, minlength=n))[:, None]
             det = s.class_probs
             if s.snr_db is not None and s.polar is not None:  # radar: the echo's size is a (weak) class cue
                 det = classify.with_rcs(det, s.snr_db, s.polar[:, 0])
-            np.add.at(lik, pi, pw[:, None] * det[pj])
-            tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
+            if cfg.association == "gnn":  # one detection of weight 1 per track: the likelihood is its own, exactly
+                tab.label[pi] = classify.label_update(tab.label[pi], det[pj], cfg.label_floor)
+            else:
+                lik = classify.label_likelihoods(n, pi, pj, pw, det)
+                tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
             if s.sensor_type != SensorType.RADAR:
                 strong = pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
@@ -445,7 +448,7 @@ class SectorTracker:
         if tab is not self.tab:
             self.tab.put(rows, tab, SCAN_COLUMNS)
         pos[rows] = tab.xc[:, :2]
-        self._learn_clutter(s, int(np.sum(used < 0.5)))
+        self._learn_clutter(s, used)
         ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
