@@ -164,3 +164,10 @@ def test_gnn_label_likelihood_is_the_detections_own_bit_for_bit(seed: int, n: in
     assert lik[ti].tobytes() == det[dj].tobytes()
     label = rng.dirichlet(np.ones(4), n)
     assert label_update(label[ti], lik[ti], 0.05).tobytes() == label_update(label[ti], det[dj], 0.05).tobytes()
+
+
+@pytest.mark.parametrize("sector", ["main", "S{1}", "a}b{", "{}", "%s-{0}"])
+def test_track_ids_keep_their_format_for_any_sector_name(sector: str) -> None:
+    trk = SectorTracker(sector, make_site())
+    for serial in (1, 12, 123456, 1234567):
+        assert trk.track_id(serial) == f"T-{sector}-{serial:06d}"

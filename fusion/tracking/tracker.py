@@ -92,6 +92,8 @@ class SectorTracker:
 
     def __init__(self, sector: str, site: Site, config: TrackerConfig = TrackerConfig()) -> None:
         self.sector = sector
+        #: ``track_id``'s format (a bound ``str.format`` maps over a report's serials at C speed)
+        self._id_format = "T-" + sector.replace("{", "{{").replace("}", "}}") + "-{:06d}"
         self.site = site
         self.config = config
         self._q = np.asarray(config.mode_q, dtype=float)
@@ -398,12 +400,12 @@ class SectorTracker:
             x1, P1, ll = kalman_pairs(tab.xm, tab.Pm, model, ai, aj)
             tab.xm[ai], tab.Pm[ai] = x1, P1
             tab.mu[ai] = normalise_log(tab.mu[ai], ll)
-            w = np.exp(np.minimum(logw[sel], 700.0))
-            tab.r[ai] = (w + tab.r[ai] * (1.0 - pd)) / (w + 1.0 - pd * tab.r[ai])
+            w, r_ai = np.exp(np.minimum(logw[sel], 700.0)), tab.r[ai]
+            tab.r[ai] = (w + r_ai * (1.0 - pd)) / (w + 1.0 - pd * r_ai)
             detected[ai] = True
             used = np.zeros(m)
             used[aj] = 1.0
-            pi, pj, pw = ai, aj, np.ones(ai.size)
+            pi, pj, pw = ai, aj, None  # one pair of weight 1 per updated track
             touched = detected
         else:
             psi = np.exp(np.clip(logw - logw0[g.ti], -700.0, 700.0))
@@ -423,8 +425,9 @@ class SectorTracker:
             used = np.bincount(g.dj, weights=p, minlength=m)
             pi, pj, pw = g.ti, g.dj, beta
         # radar scans say something about every covered track they did not detect
-        miss = covered & ~touched
-        tab.r[miss] = r_miss[miss]
+        if covered.any():
+            miss = covered & ~touched
+            tab.r[miss] = r_miss[miss]
         tab.r = np.minimum(tab.r, cfg.max_existence)
         # what the detections say: time, sensor, class label, head count
         tab.last_update[detected] = s.time
@@ -435,13 +438,13 @@ class SectorTracker:
             det = s.class_probs
             if s.snr_db is not None and s.polar is not None:  # radar: the echo's size is a (weak) class cue
                 det = classify.with_rcs(det, s.snr_db, s.polar[:, 0])
-            if cfg.association == "gnn":  # one detection of weight 1 per track: the likelihood is its own, exactly
+            if pw is None:  # one detection of weight 1 per track: the likelihood is its own, exactly
                 tab.label[pi] = classify.label_update(tab.label[pi], det[pj], cfg.label_floor)
             else:
                 lik = classify.label_likelihoods(n, pi, pj, pw, det)
                 tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
             if s.sensor_type != SensorType.RADAR:
-                strong = pw > 0.5
+                strong = slice(None) if pw is None else pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
         tab.refresh(slice(None))
@@ -651,7 +654,8 @@ class SectorTracker:
 
     # ------------------------------------------------------------------ reports
     def track_id(self, serial: int) -> str:
-        return f"T-{self.sector}-{serial:06d}"
+        """``T-{sector}-{serial:06d}``."""
+        return self._id_format.format(serial)
 
     def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float) -> list[TrackReport]:
         """TrackReports for table rows as of ``now``, each predicted from its own time
@@ -668,7 +672,7 @@ class SectorTracker:
         status = [CODE_STATUS[c] for c in codes.tolist()]
         known = self._sensor_tuples
         sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
-        ids = list(map(self.track_id, tab.ids.tolist()))
+        ids = list(map(self._id_format.format, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()
         count = tab.count.tolist()
