@@ -97,6 +97,7 @@ class SectorTracker:
         self.site = site
         self.config = config
         self._q = np.asarray(config.mode_q, dtype=float)
+        self._q_max = float(self._q.max())
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
         self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
@@ -489,12 +490,12 @@ class SectorTracker:
             cand = np.arange(tab.n)
         elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
-            bound = position_variance_bound(tab.moments[rest], dt[rest], float(self._q.max()))
-            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
+            bound = position_variance_bound(tab.moments[rest], dt[rest], self._q_max)
+            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R_lmax, self._gamma), model.cart)
             cand = np.union1d(rest[near], cand) if cand.size else near
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
-        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
+        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R_lmax, self._gamma)
         g = chi2_gate(x, P, model, ti, dj, self._gamma)
         keep = covered[cand]
         keep[g.ti] = True
