@@ -47,7 +47,7 @@ def miss_update(r: FloatArray, pd: float) -> FloatArray:
 def status_codes(tab: TrackTable, now: float, cfg: TrackerConfig) -> NDArray[np.int8]:
     """1 tentative, 2 confirmed, 3 coasting, per row at time ``now``."""
     coasting = (now - tab.last_update) > cfg.coast_after_s
-    return np.where(~tab.confirmed, 1, np.where(coasting, 3, 2)).astype(np.int8)
+    return np.where(tab.confirmed, coasting + np.int8(2), np.int8(1))  # int8 throughout: 2 or 3, else 1
 
 
 def reportable(report: TrackReport, cfg: TrackerConfig) -> bool:
