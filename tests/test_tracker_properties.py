@@ -36,7 +36,7 @@ def test_pregate_keeps_every_pair_inside_the_chi2_gate(seed: int, n: int, m: int
     else:
         model = position_model(z, R)
     gamma = gate_threshold(0.999)
-    ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, gamma)
+    ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R_lmax, gamma)
     g = chi2_gate(x, P, model, ti, dj, gamma)
     # brute force over all pairs
     hz, H = model.predict(x)

@@ -19,7 +19,7 @@ from fusion.types import SensorType
 
 def _assert_derived(tab: TrackTable) -> None:
     np.testing.assert_array_equal(tab.xc, combined_mean(tab.xm, tab.mu))
-    np.testing.assert_array_equal(tab.moments, position_moments(tab.xm, tab.Pm, tab.mu))
+    np.testing.assert_array_equal(tab.moments, position_moments(tab.xm, tab.Pm, tab.mu, combined_mean(tab.xm, tab.mu)))
 
 
 def test_derived_columns_follow_updates_merges_late_data_and_restore() -> None:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from fusion.tracking.measurement import MeasurementModel
+from fusion.tracking.measurement import MeasurementModel, lmax2
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -34,12 +34,6 @@ _DENSE_PAIRS = 8192
 
 def gate_threshold(gate_prob: float, dof: int = 2) -> float:
     return float(chi2.ppf(gate_prob, dof))
-
-
-def _lmax2(A: FloatArray) -> FloatArray:
-    """Largest eigenvalue of symmetric 2x2 matrices (..., 2, 2), closed form."""
-    a, b, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 1]
-    return 0.5 * (a + d) + np.sqrt(0.25 * (a - d) ** 2 + b**2)
 
 
 def inv2(S: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -53,12 +47,13 @@ def inv2(S: FloatArray) -> tuple[FloatArray, FloatArray]:
     return inv, det
 
 
-def pregate_radius(track_Pen_lmax: FloatArray, det_R: FloatArray, gamma: float) -> FloatArray:
-    """ENU pre-gate radius (n,) from the tracks' largest position variance (module docstring)."""
-    return 1.05 * np.sqrt(gamma * (track_Pen_lmax + _lmax2(det_R).max()))
+def pregate_radius(track_Pen_lmax: FloatArray, det_lmax: float, gamma: float) -> FloatArray:
+    """ENU pre-gate radius (n,) from the tracks' largest position variance and the detections'
+    (``MeasurementModel.cart_R_lmax``) (module docstring)."""
+    return 1.05 * np.sqrt(gamma * (track_Pen_lmax + det_lmax))
 
 
-def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray) -> tuple[IntArray, IntArray]:
+def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray | float) -> tuple[IntArray, IntArray]:
     """(query, index into ``e_sorted``) of every sorted value within ``half`` of each query's ``centre`` east.
 
     A band in east alone, by binary search: the pairs a distance test then looks at,
@@ -103,7 +98,7 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
 
 
 def candidate_pairs(
-    track_en: FloatArray, track_Pen: FloatArray, det_en: FloatArray, det_R: FloatArray, gamma: float
+    track_en: FloatArray, track_Pen: FloatArray, det_en: FloatArray, det_lmax: float, gamma: float
 ) -> tuple[IntArray, IntArray]:
     """(track, detection) index pairs within the ENU pre-gate radius (module docstring).
 
@@ -115,7 +110,7 @@ def candidate_pairs(
     n, m = track_en.shape[0], det_en.shape[0]
     if n == 0 or m == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    radius = pregate_radius(_lmax2(track_Pen), det_R, gamma)
+    radius = pregate_radius(lmax2(track_Pen), det_lmax, gamma)
     if n * m <= _DENSE_PAIRS:
         de = track_en[:, None, 0] - det_en[None, :, 0]
         dn = track_en[:, None, 1] - det_en[None, :, 1]
@@ -145,10 +140,14 @@ def chi2_gate(
     if ti.size == 0:
         e = np.zeros(0)
         return Gated(ti, dj, e, e)
-    hz, H = model.predict(x)  # per track
-    nu = model.residual(model.z[dj], hz[ti])
-    Ht = H[ti]
-    S = Ht @ P[ti] @ np.swapaxes(Ht, -1, -2) + model.R[dj]
+    if model.polar:
+        hz, H = model.predict(x)  # per track
+        Ht = H[ti]
+        hz, HPHt = hz[ti], Ht @ P[ti] @ np.swapaxes(Ht, -1, -2)
+    else:  # H = [I 0]: H P H^T is P's position block, the bits the products give (by 1 and 0, exact)
+        hz, HPHt = x[ti, :2], P[ti, :2, :2]
+    nu = model.residual(model.z[dj], hz)
+    S = HPHt + model.R[dj]
     Si, det = inv2(S)
     d2 = np.einsum("ki,kij,kj->k", nu, Si, nu)
     keep = d2 < gamma

@@ -47,7 +47,7 @@ def miss_update(r: FloatArray, pd: float) -> FloatArray:
 def status_codes(tab: TrackTable, now: float, cfg: TrackerConfig) -> NDArray[np.int8]:
     """1 tentative, 2 confirmed, 3 coasting, per row at time ``now``."""
     coasting = (now - tab.last_update) > cfg.coast_after_s
-    return np.where(~tab.confirmed, 1, np.where(coasting, 3, 2)).astype(np.int8)
+    return np.where(tab.confirmed, coasting + np.int8(2), np.int8(1))  # int8 throughout: 2 or 3, else 1
 
 
 def reportable(report: TrackReport, cfg: TrackerConfig) -> bool:
@@ -83,7 +83,9 @@ def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> N
 
     The anchors' bounding box grown by ``distance`` (a few vector operations per row),
     then for each anchor the rows of the box in its east band (``gating.east_band``),
-    kept when de^2 + dn^2 <= distance^2: a KD-tree's pair test, bit for bit.
+    kept when de^2 + dn^2 <= distance^2: a KD-tree's pair test, bit for bit. A step finds
+    a few pairs at most, so their de-duplication is a Python set, not ``np.unique``
+    (several array calls of fixed cost each).
     """
     if anchor.size == 0:
         return np.zeros((0, 2), np.int64)
@@ -92,17 +94,17 @@ def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> N
     hi = a.max(axis=0) + distance
     e, n = pos[:, 0], pos[:, 1]
     box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
-    order = box[np.argsort(e[box], kind="stable")]
-    q, k = east_band(e[order], a[:, 0], np.full(anchor.size, float(distance)))
-    ra, rb = anchor[q], order[k]
+    eb = e[box]
+    order = np.argsort(eb, kind="stable")
+    q, k = east_band(eb[order], a[:, 0], float(distance))
+    ra, rb = anchor[q], box[order[k]]
     de = a[q, 0] - e[rb]
     dn = a[q, 1] - n[rb]
     ok = (de * de + dn * dn <= distance * distance) & (ra != rb)
     ra, rb = ra[ok], rb[ok]
-    # one key per unordered pair: sorted and unique (two anchors find each other twice)
-    size = pos.shape[0]
-    key = np.unique(np.minimum(ra, rb) * size + np.maximum(ra, rb))
-    return np.stack([key // size, key % size], axis=1)
+    # one pair per unordered pair, sorted (two anchors find each other twice)
+    found = set(zip(np.minimum(ra, rb).tolist(), np.maximum(ra, rb).tolist()))
+    return np.array(sorted(found), np.int64).reshape(-1, 2)
 
 
 def duplicates(

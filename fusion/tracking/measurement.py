@@ -20,11 +20,18 @@ KD-tree pre-gate and for starting tracks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+
+
+def lmax2(A: FloatArray) -> FloatArray:
+    """Largest eigenvalue of symmetric 2x2 matrices (..., 2, 2), closed form."""
+    a, b, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 1]
+    return 0.5 * (a + d) + np.sqrt(0.25 * (a - d) ** 2 + b**2)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,12 @@ class MeasurementModel:
     @property
     def polar(self) -> bool:
         return self.sensor_en is not None
+
+    @cached_property
+    def cart_R_lmax(self) -> float:
+        """Largest ENU position variance of any detection, 0 without one (the pre-gate radius's
+        detection term; once per scan)."""
+        return float(lmax2(self.cart_R).max(initial=0.0))
 
     def predict(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """h(x) (..., 2) and its Jacobian H (..., 2, 4) for states x (..., 4)."""

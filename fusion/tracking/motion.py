@@ -44,24 +44,22 @@ def cv_matrices(dt: float, q: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """F x and F P F^T + Q for states (n, ..., 4) with one dt per row (n,) and q broadcast to x[..., 0].
+    """F x and F P F^T + Q, in place, for states (n, ..., 4) with one dt per row (n,) and q broadcast to x[..., 0].
 
     F = [[I, dt I], [0, I]] is applied by blocks: rows 0-1 of P gain dt x rows 2-3, then
     columns 0-1 gain dt x columns 2-3; Q's six distinct entries are added in place.
     """
     s = dt.reshape(dt.shape + (1,) * (x.ndim - 2))  # (n, ...) like x[..., 0]
-    x1 = x.copy()
-    x1[..., :2] += s[..., None] * x[..., 2:]
-    P1 = P.copy()
-    P1[..., :2, :] += s[..., None, None] * P1[..., 2:, :]
-    P1[..., :, :2] += s[..., None, None] * P1[..., :, 2:]
+    x[..., :2] += s[..., None] * x[..., 2:]
+    P[..., :2, :] += s[..., None, None] * P[..., 2:, :]
+    P[..., :, :2] += s[..., None, None] * P[..., :, 2:]
     q3, q2, q1 = q * s**3 / 3.0, q * s**2 / 2.0, q * s
     for i in (0, 1):
-        P1[..., i, i] += q3
-        P1[..., i, i + 2] += q2
-        P1[..., i + 2, i] += q2
-        P1[..., i + 2, i + 2] += q1
-    return x1, P1
+        P[..., i, i] += q3
+        P[..., i, i + 2] += q2
+        P[..., i + 2, i] += q2
+        P[..., i + 2, i + 2] += q1
+    return x, P
 
 
 @lru_cache(maxsize=16)
@@ -114,16 +112,17 @@ def combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray,
     return x, P
 
 
-def position_moments(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> FloatArray:
+def position_moments(xm: FloatArray, Pm: FloatArray, mu: FloatArray, xbar: FloatArray) -> FloatArray:
     """(n, 3) traces of the position, position-velocity and velocity blocks of each track's
-    mixture covariance Pbar = sum_m mu_m (P_m + d_m d_m^T) (d_m = x_m - xbar).
+    mixture covariance Pbar = sum_m mu_m (P_m + d_m d_m^T) (d_m = x_m - xbar; ``xbar`` from
+    ``combined_mean``, which the table keeps as well).
 
     Constant between a track's updates (a track keeps its state until touched), so the
     table keeps them with each row and ``position_variance_bound`` needs only these three
     numbers per track at any later time. Only diagonals are needed: a few vector operations
     per track, not a 4x4 product.
     """
-    d = xm - combined_mean(xm, mu)[:, None, :]
+    d = xm - xbar[:, None, :]
     e = np.einsum("nmii->nmi", Pm) + d * d
     cross = Pm[:, :, 0, 2] + Pm[:, :, 1, 3] + d[:, :, 0] * d[:, :, 2] + d[:, :, 1] * d[:, :, 3]
     out = np.empty((xm.shape[0], 3))
@@ -174,4 +173,4 @@ def predict_combined(
     """
     c = np.einsum("ni,nij->nj", mu, transition_matrices(dt, sojourn_s))
     c /= c.sum(axis=1, keepdims=True)
-    return (*_cv_predict(x, P, dt, c @ np.asarray(q, dtype=float)), c)
+    return (*_cv_predict(x.copy(), P.copy(), dt, c @ np.asarray(q, dtype=float)), c)

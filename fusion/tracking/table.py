@@ -87,8 +87,9 @@ class TrackTable:
     def refresh(self, idx: NDArray | slice) -> None:
         """Recompute the derived columns of rows ``idx`` after their xm, Pm or mu changed."""
         xm, mu = self.xm[idx], self.mu[idx]
-        self.xc[idx] = combined_mean(xm, mu)
-        self.moments[idx] = position_moments(xm, self.Pm[idx], mu)
+        xc = combined_mean(xm, mu)
+        self.xc[idx] = xc
+        self.moments[idx] = position_moments(xm, self.Pm[idx], mu, xc)
 
     def select(self, idx: NDArray[np.int64], room: int = 0) -> "TrackTable":
         """Rows ``idx`` (integer indices), copied. ``take`` copies whole rows at a time; fancy
@@ -115,9 +116,15 @@ class TrackTable:
         out._room = (buffers, views)
         return out
 
-    def put(self, idx: NDArray, other: "TrackTable") -> None:
-        """Write the rows of ``other`` into rows ``idx`` (in place)."""
-        for name in _COLUMNS:
+    def select_with(self, idx: NDArray[np.int64], **columns: NDArray) -> "TrackTable":
+        """Rows ``idx`` with ``columns`` given (their values for those rows), the others copied:
+        what ``select`` after writing ``columns`` into the rows would give, without the write."""
+        return TrackTable(**{name: columns[name] if name in columns else getattr(self, name).take(idx, axis=0)
+                             for name in _COLUMNS})
+
+    def put(self, idx: NDArray, other: "TrackTable", names: tuple[str, ...] | None = None) -> None:
+        """Write the rows of ``other`` into rows ``idx`` (in place): every column, or the columns ``names``."""
+        for name in _COLUMNS if names is None else names:
             getattr(self, name)[idx] = getattr(other, name)
 
     def concat(self, other: "TrackTable") -> "TrackTable":
@@ -170,3 +177,6 @@ class TrackTable:
 
 #: Every column, derived ones included (``dataclasses.fields`` costs more than the copy of a few rows).
 _COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrackTable))
+#: The columns a scan's update writes (``SectorTracker._process``); identity, birth time, the status
+#: last reported and the duplicate counts change elsewhere, so a step does not write them back.
+SCAN_COLUMNS: tuple[str, ...] = tuple(n for n in _COLUMNS if n not in ("ids", "born", "reported", "dup_of", "dup_n"))

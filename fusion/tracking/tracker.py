@@ -49,9 +49,9 @@ from fusion.tracking.gating import Gated, candidate_pairs, chi2_gate, gate_thres
 from fusion.tracking.history import pack_scans, split_by_det_time, unpack_scans
 from fusion.tracking.measurement import MeasurementModel, polar_model, position_model
 from fusion.tracking.motion import combine, imm_predict, position_variance_bound, predict_combined
-from fusion.tracking.table import CODE_STATUS, STATUS_CODES, TrackTable
+from fusion.tracking.table import CODE_STATUS, SCAN_COLUMNS, STATUS_CODES, TrackTable
 from fusion.tracking.update import collapse, kalman_pairs, normalise_log
-from fusion.types import CLASSES, Scan, SensorType, TrackReport, TrackStatus, track_reports
+from fusion.types import Scan, SensorType, TrackReport, TrackStatus, track_reports
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,7 +59,6 @@ _DELETED = STATUS_CODES[TrackStatus.DELETED]
 #: Up to this many tracks a step gates every track instead of running the reach test:
 #: cheaper there, and the same result.
 _ALL_CANDIDATES = 64
-_UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
 
 def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
@@ -93,9 +92,12 @@ class SectorTracker:
 
     def __init__(self, sector: str, site: Site, config: TrackerConfig = TrackerConfig()) -> None:
         self.sector = sector
+        #: ``track_id``'s format (a bound ``str.format`` maps over a report's serials at C speed)
+        self._id_format = "T-" + sector.replace("{", "{{").replace("}", "}}") + "-{:06d}"
         self.site = site
         self.config = config
         self._q = np.asarray(config.mode_q, dtype=float)
+        self._q_max = float(self._q.max())
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
         self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
@@ -367,11 +369,13 @@ class SectorTracker:
             return max(spec.clutter_density_per_m2, 1e-12)
         return self._clutter.get(s.sensor_id, self.config.clutter_by_type.get(str(s.sensor_type), 1e-6))
 
-    def _learn_clutter(self, s: Scan, unused: int) -> None:
+    def _learn_clutter(self, s: Scan, used: FloatArray) -> None:
+        """The radar's clutter density from its unused detections (``used``: association weight per detection)."""
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if (not self.config.clutter_online or spec is None or spec.clutter_density_per_m2 is not None
                 or s.sensor_type != SensorType.RADAR or spec.max_range_m is None):
             return
+        unused = int(np.sum(used < 0.5))
         a = self.config.clutter_ema
         area = math.pi * spec.max_range_m**2
         old = self._clutter_density(s)
@@ -381,9 +385,8 @@ class SectorTracker:
         cfg = self.config
         self.t = s.time if self.t is None else max(self.t, s.time)
         model = self._model(s)
-        rows, g, covered, pos = self._reach(s, model)
         # the touched tracks, predicted to s.time: a copy written back below, or the table itself
-        tab = self.tab if rows.size == self.tab.n else self.tab.select(rows)
+        rows, tab, g, covered, pos = self._reach(s, model)
         n, m = tab.n, s.size
         pd = cfg.pd_by_type.get(str(s.sensor_type), 0.9)
         lam = self._clutter_density(s)
@@ -398,12 +401,12 @@ class SectorTracker:
             x1, P1, ll = kalman_pairs(tab.xm, tab.Pm, model, ai, aj)
             tab.xm[ai], tab.Pm[ai] = x1, P1
             tab.mu[ai] = normalise_log(tab.mu[ai], ll)
-            w = np.exp(np.minimum(logw[sel], 700.0))
-            tab.r[ai] = (w + tab.r[ai] * (1.0 - pd)) / (w + 1.0 - pd * tab.r[ai])
+            w, r_ai = np.exp(np.minimum(logw[sel], 700.0)), tab.r[ai]
+            tab.r[ai] = (w + r_ai * (1.0 - pd)) / (w + 1.0 - pd * r_ai)
             detected[ai] = True
             used = np.zeros(m)
             used[aj] = 1.0
-            pi, pj, pw = ai, aj, np.ones(ai.size)
+            pi, pj, pw = ai, aj, None  # one pair of weight 1 per updated track
             touched = detected
         else:
             psi = np.exp(np.clip(logw - logw0[g.ti], -700.0, 700.0))
@@ -423,8 +426,9 @@ class SectorTracker:
             used = np.bincount(g.dj, weights=p, minlength=m)
             pi, pj, pw = g.ti, g.dj, beta
         # radar scans say something about every covered track they did not detect
-        miss = covered & ~touched
-        tab.r[miss] = r_miss[miss]
+        if covered.any():
+            miss = covered & ~touched
+            tab.r[miss] = r_miss[miss]
         tab.r = np.minimum(tab.r, cfg.max_existence)
         # what the detections say: time, sensor, class label, head count
         tab.last_update[detected] = s.time
@@ -432,27 +436,31 @@ class SectorTracker:
         if bit is not None:
             tab.sensors[detected] |= np.int64(1) << bit
         if pi.size:
-            lik = np.repeat(_UNIFORM[None], n, axis=0) * (1.0 - np.bincount(pi, weights=pw, minlength=n))[:, None]
             det = s.class_probs
             if s.snr_db is not None and s.polar is not None:  # radar: the echo's size is a (weak) class cue
                 det = classify.with_rcs(det, s.snr_db, s.polar[:, 0])
-            np.add.at(lik, pi, pw[:, None] * det[pj])
-            tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
+            if pw is None:  # one detection of weight 1 per track: the likelihood is its own, exactly
+                tab.label[pi] = classify.label_update(tab.label[pi], det[pj], cfg.label_floor)
+            else:
+                lik = classify.label_likelihoods(n, pi, pj, pw, det)
+                tab.label[touched] = classify.label_update(tab.label[touched], lik[touched], cfg.label_floor)
             if s.sensor_type != SensorType.RADAR:
-                strong = pw > 0.5
+                strong = slice(None) if pw is None else pw > 0.5
                 tab.count[pi[strong]] = s.count[pj[strong]]
         tab.confirmed |= tab.r >= cfg.confirm_existence
         tab.refresh(slice(None))
         if tab is not self.tab:
-            self.tab.put(rows, tab)
+            self.tab.put(rows, tab, SCAN_COLUMNS)
         pos[rows] = tab.xc[:, :2]
-        self._learn_clutter(s, int(np.sum(used < 0.5)))
+        self._learn_clutter(s, used)
         ended = self._merge_duplicates(rows[detected], float(s.time), pos)
         self._birth(s, model, 1.0 - np.minimum(used, 1.0), lam)
         return ended.concat(self._remove(management.stale(self.tab, self.t, cfg, self._k9_mask)))
 
-    def _reach(self, s: Scan, model: MeasurementModel) -> tuple[IntArray, Gated, NDArray[np.bool_], FloatArray]:
-        """The rows this scan touches, predicted to its time in the table, their gated pairs and radar coverage.
+    def _reach(
+        self, s: Scan, model: MeasurementModel
+    ) -> tuple[IntArray, TrackTable, Gated, NDArray[np.bool_], FloatArray]:
+        """The rows this scan touches predicted to its time, their gated pairs and radar coverage.
 
         Touched: a detection inside the track's chi-squared gate, or (radar) the track
         inside its coverage. Candidates come from the exact predicted means (mixing keeps
@@ -461,8 +469,11 @@ class SectorTracker:
         that do not gate are predicted only into temporaries and left as they were (in a
         sector of at most ``_ALL_CANDIDATES`` tracks every track is a candidate: cheaper
         than the test, and the same result).
-        Returns rows (global, ascending), the gated pairs with ``ti`` into ``rows``, the
-        covered mask over ``rows``, and every track's predicted mean position (n, 2).
+        Returns rows (global, ascending); their predicted table: a copy of those rows (for
+        ``_process`` to update and write back; the table's own rows are left as they were),
+        or the table itself, predicted in place, when every row is touched; the gated pairs
+        with ``ti`` into ``rows``; the covered mask over ``rows``; and every track's predicted
+        mean position (n, 2).
         """
         tab = self.tab
         T = float(s.time)
@@ -479,20 +490,25 @@ class SectorTracker:
             cand = np.arange(tab.n)
         elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
             rest = np.flatnonzero(~covered) if cand.size else slice(None)
-            bound = position_variance_bound(tab.moments[rest], dt[rest], float(self._q.max()))
-            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R, self._gamma), model.cart)
+            bound = position_variance_bound(tab.moments[rest], dt[rest], self._q_max)
+            near = rows_near(pos[rest], pregate_radius(bound, model.cart_R_lmax, self._gamma), model.cart)
             cand = np.union1d(rest[near], cand) if cand.size else near
         xm, Pm, mu, r = self._predicted(cand, T)
         x, P = combine(xm, Pm, mu)
-        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R, self._gamma)
+        ti, dj = candidate_pairs(x[:, :2], P[:, :2, :2], model.cart, model.cart_R_lmax, self._gamma)
         g = chi2_gate(x, P, model, ti, dj, self._gamma)
         keep = covered[cand]
         keep[g.ti] = True
         rows = cand[keep]
-        tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm[keep], Pm[keep], mu[keep], r[keep]
-        tab.t[rows] = T
+        xm, Pm, mu, r = xm[keep], Pm[keep], mu[keep], r[keep]
+        if rows.size == tab.n:
+            tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm, Pm, mu, r
+            tab.t[rows] = T
+            touched = tab
+        else:
+            touched = tab.select_with(rows, xm=xm, Pm=Pm, mu=mu, r=r, t=np.full(rows.size, T))
         local = np.cumsum(keep) - 1
-        return rows, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
+        return rows, touched, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
 
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
@@ -519,10 +535,11 @@ class SectorTracker:
         if pairs.shape[0] == 0:  # nothing near a detected track: no pair to count
             self._restart_counts(is_det, detected)
             return self._none_ended
-        box, local = np.unique(pairs, return_inverse=True)
+        # the rows of the pairs (a handful: a Python set costs less than np.unique) and the pairs over them
+        box = np.array(sorted(set(pairs.ravel().tolist())), np.int64)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
-        k_box, d_box = management.duplicates(x, P, tab.ids[box], local.reshape(-1, 2), self._merge_threshold)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], np.searchsorted(box, pairs), self._merge_threshold)
         if k_box.size == 0:  # near, but no pair alike: none to count
             self._restart_counts(is_det, detected)
             return self._none_ended
@@ -638,7 +655,8 @@ class SectorTracker:
 
     # ------------------------------------------------------------------ reports
     def track_id(self, serial: int) -> str:
-        return f"T-{self.sector}-{serial:06d}"
+        """``T-{sector}-{serial:06d}``."""
+        return self._id_format.format(serial)
 
     def _reports(self, tab: TrackTable, codes: NDArray[np.int8], now: float) -> list[TrackReport]:
         """TrackReports for table rows as of ``now``, each predicted from its own time
@@ -655,7 +673,7 @@ class SectorTracker:
         status = [CODE_STATUS[c] for c in codes.tolist()]
         known = self._sensor_tuples
         sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
-        ids = list(map(self.track_id, tab.ids.tolist()))
+        ids = list(map(self._id_format.format, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()
         count = tab.count.tolist()

@@ -33,17 +33,21 @@ def kalman_pairs(
     """x+ (K, M, 4), P+ (K, M, 4, 4) and log g (K, M) for pairs (ti, dj)."""
     x = xm[ti]
     P = Pm[ti]
-    hz, H = model.predict(x)
     z = model.z[dj][:, None, :]
     R = model.R[dj][:, None, :, :]
-    nu = model.residual(np.broadcast_to(z, hz.shape).copy(), hz)
-    Ht = np.swapaxes(H, -1, -2)
-    PHt = P @ Ht
-    S = H @ PHt + R
+    if model.polar:
+        hz, H = model.predict(x)
+        nu = model.residual(np.broadcast_to(z, hz.shape).copy(), hz)
+        PHt = P @ np.swapaxes(H, -1, -2)
+        S = H @ PHt + R
+    else:  # H = [I 0]: P H^T, H P H^T are blocks of P, the bits the products give (by 1 and 0, exact)
+        nu = z - x[..., :2]
+        PHt = P[..., :2].copy()
+        S = P[..., :2, :2] + R
     Si, det = inv2(S)
     K = PHt @ Si
     x1 = x + np.einsum("kmij,kmj->kmi", K, nu)
-    IKH = np.eye(4) - K @ H
+    IKH = np.eye(4) - (K @ H if model.polar else np.concatenate([K, np.zeros_like(K)], axis=-1))
     P1 = IKH @ P @ np.swapaxes(IKH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
     d2 = np.einsum("kmi,kmij,kmj->km", nu, Si, nu)
     loglik = -0.5 * d2 - np.log(2.0 * np.pi) - 0.5 * np.log(det)
