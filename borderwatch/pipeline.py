@@ -144,16 +144,17 @@ class Pipeline:
     # ------------------------------------------------------------------ inputs
     def handle(self, topic: str, payload: bytes, recv_time: float) -> list[Outbound]:
         """Process one received message; returns what to publish, in order."""
+        parsed = parse_inbound(topic, payload, recv_time, self.site, self.topics)
+        if isinstance(parsed, DeadLetter):
+            # Garbage changes nothing but the counters: it neither starts the housekeeping clock
+            # nor releases held scans, so the same traffic without it gives the same tracks and
+            # alerts (the service ticks the clock before every message anyway).
+            self.counters["in.deadletter"] += 1
+            self.counters[f"deadletter.{parsed.code}"] += 1
+            return [self._deadletter(parsed)]
         out: list[Outbound] = []
         if self._next_housekeeping is None:
             self._next_housekeeping = recv_time + self.config.housekeeping_period_s
-        parsed = parse_inbound(topic, payload, recv_time, self.site, self.topics)
-        if isinstance(parsed, DeadLetter):
-            self.counters["in.deadletter"] += 1
-            self.counters[f"deadletter.{parsed.code}"] += 1
-            out.append(self._deadletter(parsed))
-            out += self._release(recv_time)
-            return out
         if isinstance(parsed, Scan):
             self.counters["in.detections"] += 1
             if self._is_duplicate(parsed):
