@@ -7,11 +7,18 @@ import contextlib
 from pathlib import Path
 
 from adapters.site_file import load_site
+from adapters.timefmt import to_iso
 from borderwatch.service import Service, ServiceConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = load_site(ROOT / "configs" / "site.yaml")
 T0 = 1_800_000_000.0
+TOPIC = "bw/v1/teams/unit-7/position"
+
+
+def position(t: float) -> bytes:
+    """A valid message (a dead letter would not start the pipeline's clock)."""
+    return f'{{"time": "{to_iso(t)}", "lat": 48.99, "lon": -122.74}}'.encode()
 
 
 def test_ticks_are_journalled_one_at_a_time_and_never_past_a_message_being_handled() -> None:
@@ -22,9 +29,9 @@ def test_ticks_are_journalled_one_at_a_time_and_never_past_a_message_being_handl
 
     async def main() -> list[tuple[float, str | None, tuple[float, ...]]]:
         svc = Service(SITE, "mqtt://127.0.0.1:1", ServiceConfig(clock=lambda: now[0]))
-        await svc._on_message("bw/v1/detections/radar/nowhere", b"{}", T0)  # starts the housekeeping clock
+        await svc._on_message(TOPIC, position(T0), T0)  # starts the housekeeping clock
         now[0] = T0 + 2.0  # housekeeping due at T0 + 1 and T0 + 2
-        handling = asyncio.create_task(svc._on_message("bw/v1/detections/radar/nowhere", b"{}", T0 + 2.0))
+        handling = asyncio.create_task(svc._on_message(TOPIC, position(T0 + 2.0), T0 + 2.0))
         await asyncio.sleep(0)  # the message has read its receipt time and applied its first tick
         now[0] = T0 + 7.0
         ticking = asyncio.create_task(svc._tick_loop())
