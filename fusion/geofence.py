@@ -104,8 +104,8 @@ class Geofence:
 
     def project(self, xy: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(nearest border point (n, 2), unit normal into the protected side (n, 2)) in one pass."""
-        _, on_line, normal = self.measure(xy)
-        return on_line, normal
+        _, on_line, seg = self._nearest(np.atleast_2d(np.asarray(xy, dtype=float)))
+        return on_line, self._seg_normal[seg]
 
     def measure(self, xy: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(signed distance (n,), nearest border point (n, 2), normal (n, 2)) of each point (n, 2).
@@ -119,7 +119,7 @@ class Geofence:
 
     def normal_at(self, xy: FloatArray) -> FloatArray:
         """Unit normal (n, 2) of the border segment nearest each point, pointing into the protected side."""
-        return self.measure(xy)[2]
+        return self.project(xy)[1]
 
     def nearest_on_line(self, xy: FloatArray) -> FloatArray:
         """The point of the border line (n, 2) nearest each point (n, 2)."""
