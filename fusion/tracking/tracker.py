@@ -24,9 +24,10 @@ mixing at every scan of any sensor of the sector, is the discrete-time IMM).
 
 Out-of-sequence measurements (a K-9 ``observed_time`` minutes ago, or a scan that
 arrives after a later one) are fused by a bounded-lag re-run: the tracker keeps
-every step of the last ``oosm_window_s`` seconds and a checkpoint of the table
-every ``checkpoint_interval_s``; a late step is inserted in time order and the
-steps after the checkpoint before it are run again. The result equals the
+every step of the last ``oosm_window_s`` seconds and checkpoints of the table
+(every ``recent_checkpoint_interval_s`` over the last ``recent_checkpoints_s``,
+every ``checkpoint_interval_s`` before that); a late step is inserted in time order
+and the steps after the checkpoint before it are run again. The result equals the
 in-order run exactly. Track IDs survive the re-run because a track started from
 the same detection (sensor, seq, time, index) gets the ID it had; the ID counter
 only rises, so IDs are never reused.
@@ -271,7 +272,7 @@ class SectorTracker:
 
     def _record_and_apply(self, ev: _Event) -> TrackTable:
         if self._history_on():
-            if not self._checkpoints or ev.time - self._checkpoints[-1].time >= self.config.checkpoint_interval_s:
+            if not self._checkpoints or ev.time - self._checkpoints[-1].time >= self.config.recent_checkpoint_interval_s:
                 self._checkpoints.append(
                     _Checkpoint(len(self._events), ev.time, self.tab.copy(), self.t, dict(self._clutter)))
             self._events.append(ev)
@@ -335,10 +336,24 @@ class SectorTracker:
             k = min(int(np.searchsorted(dropped, excess)) + 1, len(self._checkpoints) - 1)
             self._forget_before(k)
             self.counters["window_shrunk"] += 1
+        self._thin_checkpoints()
         for key in [k for k, v in self._birth_ids.items() if v[1] < horizon]:
             del self._birth_ids[key]
         for key in [k for k, v in self._ended.items() if v < horizon]:
             del self._ended[key]
+
+    def _thin_checkpoints(self) -> None:
+        """Older than ``recent_checkpoints_s``, keep a checkpoint only ``checkpoint_interval_s``
+        after the one kept before it (the oldest always stays: it may be the initial state)."""
+        cfg = self.config
+        assert self.t is not None
+        cutoff = self.t - cfg.recent_checkpoints_s
+        kept: list[_Checkpoint] = []
+        for c in self._checkpoints:
+            if kept and c.time < cutoff and c.time - kept[-1].time < cfg.checkpoint_interval_s:
+                continue
+            kept.append(c)
+        self._checkpoints = kept
 
     def _forget_before(self, k: int) -> None:
         """Drop the history before checkpoint ``k`` (it becomes the oldest)."""
