@@ -221,9 +221,11 @@ class SectorTracker:
                 "has_scan": [e.scan is not None for e in self._events],
                 "scans": pack_scans([e.scan for e in self._events if e.scan is not None]),
             },
+            # only the coarse checkpoints: a re-run from an earlier one gives the same state, and the
+            # recent ones would triple the snapshot (a table each) for a rare late scan after a restart
             "checkpoints": [
                 {"index": c.index, "time": c.time, "table": c.table.to_dict(), "t": c.t, "clutter": dict(c.clutter)}
-                for c in self._checkpoints
+                for c in self._thinned(math.inf)
             ],
             "birth_ids": {k: [v[0], v[1]] for k, v in self._birth_ids.items()},
             "ended": [[k, v] for k, v in self._ended.items()],
@@ -343,17 +345,19 @@ class SectorTracker:
             del self._ended[key]
 
     def _thin_checkpoints(self) -> None:
-        """Older than ``recent_checkpoints_s``, keep a checkpoint only ``checkpoint_interval_s``
-        after the one kept before it (the oldest always stays: it may be the initial state)."""
-        cfg = self.config
+        """Older than ``recent_checkpoints_s``, keep checkpoints ``checkpoint_interval_s`` apart."""
         assert self.t is not None
-        cutoff = self.t - cfg.recent_checkpoints_s
+        self._checkpoints = self._thinned(self.t - self.config.recent_checkpoints_s)
+
+    def _thinned(self, cutoff: float) -> list[_Checkpoint]:
+        """The checkpoints, those before ``cutoff`` only ``checkpoint_interval_s`` after the one kept
+        before them (the oldest always stays: it may be the initial state)."""
         kept: list[_Checkpoint] = []
         for c in self._checkpoints:
-            if kept and c.time < cutoff and c.time - kept[-1].time < cfg.checkpoint_interval_s:
+            if kept and c.time < cutoff and c.time - kept[-1].time < self.config.checkpoint_interval_s:
                 continue
             kept.append(c)
-        self._checkpoints = kept
+        return kept
 
     def _forget_before(self, k: int) -> None:
         """Drop the history before checkpoint ``k`` (it becomes the oldest)."""
