@@ -27,7 +27,6 @@ WEST_LON, EAST_LON = -122.90, -122.60
 
 def site_dict(n_sensors: int, n_sectors: int = 2) -> dict:
     """A site file (as a dict) with ``n_sensors`` drones spaced along a 22 km stretch cut into ``n_sectors`` sectors."""
-    lons = np.linspace(WEST_LON + 0.005, EAST_LON - 0.005, n_sensors)
     cuts = np.linspace(WEST_LON, EAST_LON, n_sectors + 1)
     return {
         "site": {"name": "load-bench", "origin": {"lat": 49.0, "lon": -122.75}},

@@ -32,11 +32,13 @@ from adapters.ingest import DeadLetter, parse_inbound
 from adapters.recording import canonical_json
 from adapters.topics import Topics
 from fusion.alerting import AlertConfig, AlertEngine
+from fusion.alerting.snapshot import report_from_dict, report_to_dict
 from fusion.dispatch import DispatchConfig, Dispatcher
 from fusion.reorder import ReorderBuffer
 from fusion.sensor_health import SensorHealth
 from fusion.site import Site
 from fusion.tracking import SectorTracker, TrackerConfig
+from fusion.tracking.history import pack_scans, unpack_scans
 from fusion.types import (
     AlertAck,
     AlertReport,
@@ -72,12 +74,13 @@ class PipelineConfig:
     #: fed to the tracker. Later data takes the tracker's out-of-sequence path.
     reorder_latency_s: float = 0.2
     reorder_max_items: int = 10_000
-    #: Scans whose wait ends within one period of this grid of the receive clock (s) leave the
-    #: reorder buffer together at the period's end, as one batch: each still goes through its
-    #: sector's tracker on its own, in order, but track publication and alerting run once per
-    #: sector over all the batch changed, so their per-call costs (grouping, geometry, one
-    #: conversion for all tracks) are paid once a period instead of once a scan. Costs up to one
-    #: period of latency; 0 releases every scan on its own due time.
+    #: Publication grid of the receive clock (s). A scan steps its sector's tracker as soon as its
+    #: wait is over (at the next message or tick), but what the steps changed is published and
+    #: alerted on together at the end of the period in which the scan's wait ended, once per
+    #: sector: the per-call costs of publication and alerting (grouping, geometry, one conversion
+    #: for all tracks) are paid once a period instead of once a scan, and the tracker's work is
+    #: already done when the period ends. Costs up to one period of latency; 0 publishes after
+    #: every scan.
     batch_period_s: float = 0.05
     #: Minimum spacing (s of track time) between two publications of one track;
     #: 0 publishes after every update (the contract's "at least after every update").
@@ -120,6 +123,20 @@ class _Held:
     recv_time: float
 
 
+@dataclass
+class _Stepped:
+    """What tracker steps changed since the last publication, waiting for the batch boundary."""
+
+    #: (sector, that step's reports), in step order
+    steps: list[tuple[str, list[TrackReport]]] = field(default_factory=list)
+    #: newest scan time stepped, per sector (the alerting call's ``now``)
+    time: dict[str, float] = field(default_factory=dict)
+    #: scan parts with K-9 narcotics indications, per sector, in step order
+    indications: dict[str, list[Scan]] = field(default_factory=dict)
+    #: receive-clock time at which it is all published
+    publish_at: float = math.inf
+
+
 class Pipeline:
     """Deterministic message-in, messages-out core of the service (see module doc)."""
 
@@ -140,6 +157,7 @@ class Pipeline:
         self._next_housekeeping: float | None = None
         self._newest_scan: tuple[float, float] | None = None  # (receive time of the last scan, newest observation time)
         self._coverage: dict[str, frozenset[int]] = {}  # radar id -> sectors its coverage reaches
+        self._stepped = _Stepped()
 
     # ------------------------------------------------------------------ inputs
     def handle(self, topic: str, payload: bytes, recv_time: float) -> list[Outbound]:
@@ -163,11 +181,12 @@ class Pipeline:
             out += self._alerts(self.health.on_message(parsed.sensor_id, recv_time), parsed.time)
             newest = parsed.time if self._newest_scan is None else max(self._newest_scan[1], parsed.time)
             self._newest_scan = (recv_time, newest)
+            limit, bound = self._step_limits(recv_time)
             due, late = self.reorder.push(_obs_time(parsed), _Held(parsed, topic, payload, recv_time),
-                                          self._horizon(recv_time), self._gate(recv_time))
+                                          limit, self._gate(recv_time), bound)
             if late:
                 self.counters["late_scans"] += 1
-            out += self._process_batch([held.scan for held in due])
+            out += self._step(due, publish_by=recv_time if late else math.inf)  # late data is published at once
         elif isinstance(parsed, SensorStatus):
             self.counters["in.status"] += 1
             out += self._alerts(self.health.on_status(parsed), parsed.time)
@@ -191,11 +210,14 @@ class Pipeline:
         """Earliest receive-clock time at which ``tick`` has work (reorder release or housekeeping)."""
         due = self.reorder.next_due()
         times = [t for t in (None if due is None else self._release_time(due), self._next_housekeeping) if t is not None]
+        if self._stepped.steps:
+            times.append(self._stepped.publish_at)
         return min(times) if times else None
 
     def flush(self) -> list[Outbound]:
-        """Feed everything still held to the tracker (end of a replay)."""
-        return self._process_batch([held.scan for held in self.reorder.drain()])
+        """Feed everything still held to the tracker and publish it all (end of a replay)."""
+        self._stepped.publish_at = -math.inf
+        return self._step(self.reorder.drain()) + self._publish()
 
     def open_alerts(self) -> list[AlertReport]:
         alerts = [a for eng in self.alerting.values() for a in eng.open_alerts()]
@@ -250,12 +272,34 @@ class Pipeline:
             k += 1
         return k * period
 
+    def _publish_time(self, held: _Held) -> float:
+        """The batch boundary at which a scan's results are published: the first whose horizon
+        reaches the end of its wait, and for a scan that arrived already due, the first after its
+        arrival (``_gate``)."""
+        return max(self._release_time(_obs_time(held.scan) + self.config.reorder_latency_s), self._gate(held.recv_time))
+
+    def _step_limits(self, now: float) -> tuple[float, float]:
+        """(``now``, ``bound``) for the reorder buffer: scans whose wait is over by ``now`` step
+        the tracker, but only those published by the next housekeeping (``bound``: its horizon).
+        Housekeeping then sees the trackers exactly as if scans stepped at their boundary."""
+        hk = self._next_housekeeping
+        if hk is None:
+            return now, math.inf
+        bound = self._horizon(hk)
+        return min(now, bound), bound
+
     def _release(self, now: float) -> list[Outbound]:
-        out = self._process_batch([held.scan for held in self.reorder.release(self._horizon(now))])
-        while self._next_housekeeping is not None and self._next_housekeeping <= now:
-            out += self._housekeeping(self._next_housekeeping)
-            self._next_housekeeping += self.config.housekeeping_period_s
-        return out
+        """Step what is due, publish what a passed boundary covers, run due housekeeping."""
+        out = self._step(self.reorder.release(*self._step_limits(now)))
+        while True:
+            if self._stepped.steps and self._stepped.publish_at <= now:
+                out += self._publish()
+            hk = self._next_housekeeping
+            if hk is None or hk > now:
+                return out
+            out += self._housekeeping(hk)
+            self._next_housekeeping = hk + self.config.housekeeping_period_s
+            out += self._step(self.reorder.release(*self._step_limits(now)))
 
     def _housekeeping(self, now: float) -> list[Outbound]:
         """Time passes without data: coast/delete tracks, check sensor silence.
@@ -276,40 +320,50 @@ class Pipeline:
         out += self._alerts(self.health.tick(now), now)
         return out
 
-    def _process_batch(self, scans: list[Scan]) -> list[Outbound]:
-        """Split each scan by sector and step the trackers, in order; then per sector (in sector
-        order) one publication and alerting call over everything the batch reported, then the
-        batch's K-9 narcotics indications there, and dispatch on the alerts. With
-        ``batch_period_s`` 0 each scan is a batch of its own."""
-        if self.config.batch_period_s <= 0 and len(scans) > 1:
-            return [o for scan in scans for o in self._process_batch([scan])]
-        reports: dict[str, list[TrackReport]] = {}
-        times: dict[str, float] = {}
-        indications: dict[str, list[Scan]] = {}
-        for scan in scans:
+    def _step(self, released: list[_Held], publish_by: float = math.inf) -> list[Outbound]:
+        """Split each scan by sector and step the trackers, in order. What the steps report waits
+        in ``_stepped`` for its batch boundary (or ``publish_by``, if earlier); with
+        ``batch_period_s`` 0 it is published at once."""
+        pending = self._stepped
+        for held in released:
+            scan = held.scan
+            before = len(pending.steps)
             sector_idx = self._route(scan)
             for i, sector in enumerate(self.sectors):
                 mask = sector_idx == i
                 if not mask.any() and i not in self._covered_sectors(scan):
                     continue  # nothing seen there, and no miss information about it either
                 part = scan if mask.all() else _subscan(scan, mask)
-                step = self.trackers[sector].step(part, changed_only=True)
-                self._keep_live(step)
-                reports.setdefault(sector, []).extend(step)
-                times[sector] = max(times.get(sector, scan.time), scan.time)
+                pending.steps.append((sector, self.trackers[sector].step(part, changed_only=True)))
+                pending.time[sector] = max(pending.time.get(sector, scan.time), scan.time)
                 if part.size and part.narcotics is not None and part.narcotics.any():
-                    indications.setdefault(sector, []).append(part)
+                    pending.indications.setdefault(sector, []).append(part)
+            if len(pending.steps) > before:
+                pending.publish_at = min(pending.publish_at, self._publish_time(held), publish_by)
+        if pending.steps and self.config.batch_period_s <= 0:
+            return self._publish()
+        return []
+
+    def _publish(self) -> list[Outbound]:
+        """Per sector (in sector order) one publication and alerting call over everything the
+        steps since the last publication reported, then their K-9 narcotics indications there,
+        and dispatch on the alerts."""
+        pending, self._stepped = self._stepped, _Stepped()
+        reports: dict[str, list[TrackReport]] = {}
+        for sector, step in pending.steps:
+            self._keep_live(step)
+            reports.setdefault(sector, []).extend(step)
         out: list[Outbound] = []
         for sector in self.sectors:
             if sector in reports:
-                out += self._after_tracker(sector, times[sector], reports[sector])
-            for part in indications.get(sector, ()):
+                out += self._after_tracker(sector, pending.time[sector], reports[sector])
+            for part in pending.indications.get(sector, ()):
                 live = [r for r in self._tracks.values() if r.sector == sector]
                 out += self._alerts(self.alerting[sector].on_scan(part, live), part.time)
         return out
 
     def _keep_live(self, reports: list[TrackReport]) -> None:
-        """The live-track view (dispatch, narcotics linking, consoles) follows every tracker step."""
+        """The live-track view (dispatch, narcotics linking, consoles) follows every publication, step by step."""
         for r in reports:
             if r.status == TrackStatus.DELETED:
                 self._tracks.pop(r.track_id, None)
@@ -446,6 +500,17 @@ class Pipeline:
                     for _, h in self.reorder.items()
                 ],
             },
+            "stepped": self._stepped_snapshot(),
+        }
+
+    def _stepped_snapshot(self) -> dict[str, Any]:
+        """Reports of tracker steps not yet published (the trackers' snapshots already include the steps)."""
+        pending = self._stepped
+        return {
+            "publish_at": pending.publish_at if pending.steps else None,
+            "steps": [[sector, [_report_to_dict(r) for r in step]] for sector, step in pending.steps],
+            "time": dict(pending.time),
+            "indications": {sector: pack_scans(parts) for sector, parts in pending.indications.items()},
         }
 
     @classmethod
@@ -473,7 +538,27 @@ class Pipeline:
             if isinstance(parsed, Scan):
                 p.reorder.push(_obs_time(parsed), _Held(parsed, h["topic"], payload, h["recv_time"]), float("-inf"),
                                p._gate(h["recv_time"]))
+        stepped = snap.get("stepped")  # absent in snapshots written before scans stepped ahead of publication
+        if stepped and stepped["steps"]:
+            p._stepped = _Stepped(
+                steps=[(sector, [_report_from_dict(d) for d in step]) for sector, step in stepped["steps"]],
+                time={k: float(v) for k, v in stepped["time"].items()},
+                indications={k: unpack_scans(v) for k, v in stepped["indications"].items()},
+                publish_at=float(stepped["publish_at"]),
+            )
         return p
+
+
+def _report_to_dict(r: TrackReport) -> dict[str, Any]:
+    """``report_to_dict`` plus the IMM mode probabilities, which track messages carry."""
+    d = report_to_dict(r)
+    d["model_probs"] = None if r.model_probs is None else np.asarray(r.model_probs, dtype=float).tolist()
+    return d
+
+
+def _report_from_dict(d: dict[str, Any]) -> TrackReport:
+    mp = d["model_probs"]
+    return replace(report_from_dict(d), model_probs=None if mp is None else np.asarray(mp, dtype=float))
 
 
 def _obs_time(scan: Scan) -> float:

@@ -7,9 +7,10 @@ clock after its observation time, then leaves in observation-time order. An item
 that arrives after items observed later than it have already left is "late" and is
 handed straight back to the caller (the tracker's out-of-sequence path), never
 dropped. When the buffer is full the oldest item leaves early, counted. An item
-may also carry a receive-clock time before which it does not leave (``not_before``:
-the pipeline holds a scan that arrived already due until the next batch boundary,
-so that a backlog still leaves in batches); items behind it in order wait with it.
+may also carry a receive-clock time ``not_before`` (the pipeline's next batch boundary
+for a scan that arrived already due, so that a backlog is still published in
+batches): the item leaves once a ``bound`` given with the release reaches it (by
+default the release time itself); items behind it in order wait with it.
 
 Pure: the clock is passed in, so replay and live release identically.
 """
@@ -47,27 +48,30 @@ class ReorderBuffer(Generic[T]):
     def __len__(self) -> int:
         return len(self._heap)
 
-    def push(self, obs_time: float, item: T, now: float, not_before: float = float("-inf")) -> tuple[list[T], bool]:
+    def push(self, obs_time: float, item: T, now: float, not_before: float = float("-inf"),
+             bound: float | None = None) -> tuple[list[T], bool]:
         """Add an item; returns (items due now in time order, whether this item was late).
 
         A late item (observed before the watermark) is not buffered: it is the first
-        element of the returned list and the flag is True.
+        element of the returned list and the flag is True. ``bound``: see ``release``.
         """
         if obs_time < self.watermark:
-            return [item, *self.release(now)], True
+            return [item, *self.release(now, bound)], True
         heapq.heappush(self._heap, _Entry(obs_time, self._arrivals, item, not_before))
         self._arrivals += 1
         out: list[T] = []
         while len(self._heap) > self.max_items:
             out.append(self._pop())
             self.forced_early += 1
-        out.extend(self.release(now))
+        out.extend(self.release(now, bound))
         return out, False
 
-    def release(self, now: float) -> list[T]:
-        """Items whose wait is over at receive-clock time ``now``, in observation order."""
+    def release(self, now: float, bound: float | None = None) -> list[T]:
+        """Items whose wait is over at receive-clock time ``now`` and whose ``not_before`` is
+        within ``bound`` (default ``now``), in observation order."""
         out: list[T] = []
-        while self._heap and self._heap[0].obs_time + self.latency_s <= now and self._heap[0].not_before <= now:
+        bound = now if bound is None else bound
+        while self._heap and self._heap[0].obs_time + self.latency_s <= now and self._heap[0].not_before <= bound:
             out.append(self._pop())
         return out
 

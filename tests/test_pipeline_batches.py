@@ -105,3 +105,18 @@ def test_a_backlog_leaves_in_batches_by_the_datas_time_and_silence_coasts_by_the
     while (t := behind.next_deadline()) is not None and t <= quiet:
         behind.tick(t)
     assert sum(r.status == "confirmed" for r in behind.live_tracks()) == 0
+
+
+def test_a_scan_steps_its_tracker_when_its_wait_ends_and_is_published_at_the_boundary() -> None:
+    """The tracker's work is done by the time the boundary comes: only publication and alerting are left."""
+    p = Pipeline(SITE, PipelineConfig(batch_period_s=0.25, reorder_latency_s=0.1, publish_tentative=True))
+    steps = lambda: sum(t.counters["steps"] for t in p.trackers.values())  # noqa: E731
+    first, later = MESSAGES[0], [m for m in MESSAGES if m.recv_time > MESSAGES[0].recv_time + 0.06]
+    assert p.handle(first.topic, first.payload, first.recv_time) == [] and steps() == 0  # waiting out its 0.1 s
+    boundary = p.next_deadline()
+    assert boundary is not None
+    nxt = next(m for m in later if m.recv_time < boundary)  # a message after its wait, before the boundary
+    out = p.handle(nxt.topic, nxt.payload, nxt.recv_time)
+    assert steps() == 1 and not [o for o in out if o.kind == "track"]  # stepped, nothing published yet
+    assert p.next_deadline() == boundary
+    assert [o for o in p.tick(boundary) if o.kind == "track"]  # published at the boundary

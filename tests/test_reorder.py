@@ -62,3 +62,14 @@ def test_not_before_holds_an_item_and_those_behind_it() -> None:
     assert buf.next_due() == 20.5
     assert buf.release(20.4) == []
     assert buf.release(20.5) == ["a", "b"]
+
+
+def test_a_bound_lets_an_item_leave_before_its_not_before_time() -> None:
+    """The pipeline steps a scan that arrived already due at once (bound: the next housekeeping's
+    horizon) while its publication still waits for ``not_before``."""
+    buf: ReorderBuffer[str] = ReorderBuffer(latency_s=0.1)
+    assert buf.push(10.0, "a", now=20.0, not_before=20.5) == ([], False)
+    assert buf.release(20.1, bound=20.4) == []  # the bound does not reach it
+    assert buf.release(20.1, bound=21.0) == ["a"]
+    assert buf.push(20.2, "b", now=20.25, bound=21.0) == ([], False)  # its wait is not over
+    assert buf.push(9.0, "c", now=20.25, bound=21.0) == (["c"], True)  # observed before "a" left: late, back at once

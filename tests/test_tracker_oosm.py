@@ -127,3 +127,30 @@ def test_k9_report_older_than_all_history_and_k9_only_tracks() -> None:
     trk.step(position_scan(T0 + 90.0, far + [[0.0, -40.0]], 80.0, 2, sensor="k9-1", stype=SensorType.K9))
     (conf,) = [r for r in trk.reports() if r.sensors == ("k9-1",)]
     assert conf.track_id == tent.track_id and conf.status == TrackStatus.CONFIRMED
+
+
+def test_a_scan_a_moment_late_reruns_only_the_last_second_and_old_checkpoints_are_thinned() -> None:
+    """Checkpoints every second over the last 10 s: a scan that arrives after the next one re-runs
+    those two steps, not the 20 s since a coarse checkpoint (seconds of work at thousands of
+    detections/s)."""
+    site = make_site(max_range_m=4000.0)
+    scans, _ = _scenario(5)  # radar every 2 s; drone now and then: 240 s
+    in_order = sorted(scans, key=lambda s: s.time)
+    late = in_order[-8]
+    arrivals = [s for s in in_order if s is not late]
+    cut = arrivals.index(next(s for s in arrivals if s.time > late.time)) + 1  # the late scan arrives after this
+    a, b = SectorTracker("main", site), SectorTracker("main", site)
+    _feed(a, in_order)
+    _feed(b, arrivals[:cut])
+    applied = []
+    apply = b._apply
+    b._apply = lambda ev: applied.append(ev) or apply(ev)  # type: ignore[method-assign]
+    b.step(late)
+    b._apply = apply  # type: ignore[method-assign]
+    _feed(b, arrivals[cut:])
+    assert b.counters["oosm_rerun"] == 1 and len(applied) <= 3  # from the checkpoint a second or two before it
+    assert [(r.track_id, r.x.tolist()) for r in a.reports()] == [(r.track_id, r.x.tolist()) for r in b.reports()]
+    times = np.array([c.time for c in b._checkpoints]) - b.t
+    recent, old = times[times >= -10.0], times[times < -20.0]  # thinning runs every 10 s of track time
+    assert np.diff(recent).max() <= 2.0 + 1e-9  # every scan (2 s apart) there
+    assert len(old) >= 2 and np.diff(old).min() >= 20.0 - 1e-9  # thinned to the coarse interval

@@ -95,8 +95,15 @@ class TrackerConfig:
     # --- out-of-sequence measurements (bounded-lag re-run) ---
     #: How far back (s) a late measurement is still fused (K-9: up to 10 min).
     oosm_window_s: float = 660.0
-    #: Interval (s) between state checkpoints a re-run starts from.
+    #: Interval (s) between state checkpoints a re-run starts from, older than ``recent_checkpoints_s``.
     checkpoint_interval_s: float = 20.0
+    #: Over the last ``recent_checkpoints_s`` (s of track time) a checkpoint every this many seconds:
+    #: a late step re-runs every step after the checkpoint before it, and a scan a fraction of a
+    #: second late (the common case) re-ran up to 20 s of steps, about 2 s of work at 5,000
+    #: detections/s. A checkpoint is one copy of the table (under a millisecond for thousands of
+    #: tracks); older ones are thinned to ``checkpoint_interval_s``.
+    recent_checkpoint_interval_s: float = 1.0
+    recent_checkpoints_s: float = 10.0
     #: The history never holds many more detections than this (~200 B each: about 200 MB):
     #: under a flood the oldest checkpoint intervals go first, so the window shrinks below
     #: ``oosm_window_s`` (counted in ``window_shrunk``) and a measurement older than what is

@@ -24,9 +24,10 @@ mixing at every scan of any sensor of the sector, is the discrete-time IMM).
 
 Out-of-sequence measurements (a K-9 ``observed_time`` minutes ago, or a scan that
 arrives after a later one) are fused by a bounded-lag re-run: the tracker keeps
-every step of the last ``oosm_window_s`` seconds and a checkpoint of the table
-every ``checkpoint_interval_s``; a late step is inserted in time order and the
-steps after the checkpoint before it are run again. The result equals the
+every step of the last ``oosm_window_s`` seconds and checkpoints of the table
+(every ``recent_checkpoint_interval_s`` over the last ``recent_checkpoints_s``,
+every ``checkpoint_interval_s`` before that); a late step is inserted in time order
+and the steps after the checkpoint before it are run again. The result equals the
 in-order run exactly. Track IDs survive the re-run because a track started from
 the same detection (sensor, seq, time, index) gets the ID it had; the ID counter
 only rises, so IDs are never reused.
@@ -220,9 +221,11 @@ class SectorTracker:
                 "has_scan": [e.scan is not None for e in self._events],
                 "scans": pack_scans([e.scan for e in self._events if e.scan is not None]),
             },
+            # only the coarse checkpoints: a re-run from an earlier one gives the same state, and the
+            # recent ones would triple the snapshot (a table each) for a rare late scan after a restart
             "checkpoints": [
                 {"index": c.index, "time": c.time, "table": c.table.to_dict(), "t": c.t, "clutter": dict(c.clutter)}
-                for c in self._checkpoints
+                for c in self._thinned(math.inf)
             ],
             "birth_ids": {k: [v[0], v[1]] for k, v in self._birth_ids.items()},
             "ended": [[k, v] for k, v in self._ended.items()],
@@ -271,7 +274,7 @@ class SectorTracker:
 
     def _record_and_apply(self, ev: _Event) -> TrackTable:
         if self._history_on():
-            if not self._checkpoints or ev.time - self._checkpoints[-1].time >= self.config.checkpoint_interval_s:
+            if not self._checkpoints or ev.time - self._checkpoints[-1].time >= self.config.recent_checkpoint_interval_s:
                 self._checkpoints.append(
                     _Checkpoint(len(self._events), ev.time, self.tab.copy(), self.t, dict(self._clutter)))
             self._events.append(ev)
@@ -335,10 +338,26 @@ class SectorTracker:
             k = min(int(np.searchsorted(dropped, excess)) + 1, len(self._checkpoints) - 1)
             self._forget_before(k)
             self.counters["window_shrunk"] += 1
+        self._thin_checkpoints()
         for key in [k for k, v in self._birth_ids.items() if v[1] < horizon]:
             del self._birth_ids[key]
         for key in [k for k, v in self._ended.items() if v < horizon]:
             del self._ended[key]
+
+    def _thin_checkpoints(self) -> None:
+        """Older than ``recent_checkpoints_s``, keep checkpoints ``checkpoint_interval_s`` apart."""
+        assert self.t is not None
+        self._checkpoints = self._thinned(self.t - self.config.recent_checkpoints_s)
+
+    def _thinned(self, cutoff: float) -> list[_Checkpoint]:
+        """The checkpoints, those before ``cutoff`` only ``checkpoint_interval_s`` after the one kept
+        before them (the oldest always stays: it may be the initial state)."""
+        kept: list[_Checkpoint] = []
+        for c in self._checkpoints:
+            if kept and c.time < cutoff and c.time - kept[-1].time < self.config.checkpoint_interval_s:
+                continue
+            kept.append(c)
+        return kept
 
     def _forget_before(self, k: int) -> None:
         """Drop the history before checkpoint ``k`` (it becomes the oldest)."""
