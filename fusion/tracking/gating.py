@@ -86,7 +86,7 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     box = np.flatnonzero(de * de + dn * dn <= radius * radius)
     if box.size == 0:
         return box.astype(np.int64)
-    r, tb = radius[box], track_en[box]
+    r, tb = radius[box], track_en.take(box, axis=0)
     order = np.argsort(det_en[:, 0], kind="stable")
     q, k = east_band(det_en[order, 0], tb[:, 0], r)
     j = order[k]
@@ -145,9 +145,9 @@ def chi2_gate(
         Ht = H[ti]
         hz, HPHt = hz[ti], Ht @ P[ti] @ np.swapaxes(Ht, -1, -2)
     else:  # H = [I 0]: H P H^T is P's position block, the bits the products give (by 1 and 0, exact)
-        hz, HPHt = x[ti, :2], P[ti, :2, :2]
-    nu = model.residual(model.z[dj], hz)
-    S = HPHt + model.R[dj]
+        hz, HPHt = x[:, :2].take(ti, axis=0), P[:, :2, :2].take(ti, axis=0)
+    nu = model.residual(model.z.take(dj, axis=0), hz)
+    S = HPHt + model.R.take(dj, axis=0)
     Si, det = inv2(S)
     d2 = np.einsum("ki,kij,kj->k", nu, Si, nu)
     keep = d2 < gamma

@@ -68,6 +68,13 @@ def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
     return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
 
 
+def _extrapolated(x: FloatArray, dt: FloatArray) -> FloatArray:
+    """Mean positions (k, 2) ``p + v dt`` from mean states given by component (4, k) (a
+    transposed view will do): one vector operation per component, several times faster
+    than the same sums on (k, 2) columns (numpy's inner loops would run two elements long)."""
+    return np.stack((x[0] + x[2] * dt, x[1] + x[3] * dt), axis=1)
+
+
 @dataclass
 class _Event:
     """One step of the history: a (sub-)scan, or the deletion of tracks by ``advance``."""
@@ -101,6 +108,7 @@ class SectorTracker:
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
         self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
+        self._sv0_sq = self._sv0**2  # a birth's velocity variance per mode
         self._modes = self._q.size
         if not (self._tau.size == self._mu0.size == self._sv0.size == self._modes):
             raise ValueError("mode_q, mode_sojourn_s, mode_init and init_speed_sigma_mps need one entry per mode")
@@ -118,8 +126,9 @@ class SectorTracker:
         self.tab = TrackTable.empty(self._modes)
         #: what a step that ends no track returns (shared: an ended table is only read)
         self._none_ended = TrackTable.empty(self._modes)
-        #: ``positions``' ids, mean positions, velocities and times of the confirmed rows (None: stale)
-        self._routing: tuple[IntArray, FloatArray, FloatArray, FloatArray] | None = None
+        #: ``positions``' ids, mean states (4, k) (one row per component) and times of the
+        #: confirmed rows (None: stale)
+        self._routing: tuple[IntArray, FloatArray, FloatArray] | None = None
         self.t: float | None = None
         self._next_id = 1
         self._clutter: dict[str, float] = {}
@@ -197,10 +206,9 @@ class SectorTracker:
             return np.zeros(0, np.int64), np.zeros((0, 2))
         if self._routing is None:
             rows = np.flatnonzero(self.tab.confirmed)
-            x = self.tab.xc.take(rows, axis=0)
-            self._routing = (self.tab.ids[rows], x[:, :2], x[:, 2:4], self.tab.t[rows])
-        ids, p, v, t = self._routing
-        return ids.copy(), p + v * (time - t)[:, None]
+            self._routing = (self.tab.ids[rows], self.tab.xc.take(rows, axis=0).T.copy(), self.tab.t[rows])
+        ids, x, t = self._routing
+        return ids.copy(), _extrapolated(x, time - t)
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
@@ -478,7 +486,7 @@ class SectorTracker:
         tab = self.tab
         T = float(s.time)
         dt = np.maximum(T - tab.t, 0.0)
-        pos = tab.xc[:, :2] + tab.xc[:, 2:] * dt[:, None]
+        pos = _extrapolated(tab.xc.T, dt)
         covered = np.zeros(tab.n, bool)
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if s.sensor_type == SensorType.RADAR and spec is not None:
@@ -499,8 +507,10 @@ class SectorTracker:
         g = chi2_gate(x, P, model, ti, dj, self._gamma)
         keep = covered[cand]
         keep[g.ti] = True
-        rows = cand[keep]
-        xm, Pm, mu, r = xm[keep], Pm[keep], mu[keep], r[keep]
+        sel = np.flatnonzero(keep)
+        rows = cand[sel]
+        if sel.size < cand.size:  # take copies whole rows; a boolean mask goes element by element
+            xm, Pm, mu, r = xm.take(sel, axis=0), Pm.take(sel, axis=0), mu.take(sel, axis=0), r[sel]
         if rows.size == tab.n:
             tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm, Pm, mu, r
             tab.t[rows] = T
@@ -513,8 +523,8 @@ class SectorTracker:
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
         tab = self.tab
-        xm, Pm, mu, r = tab.xm.take(rows, axis=0), tab.Pm.take(rows, axis=0), tab.mu.take(rows, axis=0), tab.r[rows]
-        dt = T - tab.t[rows]
+        xm, Pm, mu, r = tab.xm.take(rows, axis=0), tab.Pm.take(rows, axis=0), tab.mu.take(rows, axis=0), tab.r.take(rows)
+        dt = T - tab.t.take(rows)
         go = dt > 0.0
         if go.all():  # the usual case: no masked copies
             xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau)
@@ -610,7 +620,7 @@ class SectorTracker:
         Pm = np.zeros((k, self._modes, 4, 4))
         Pm[:, :, :2, :2] = model.cart_R[j][:, None]
         # K-9 teams follow people on foot: a walker's velocity prior, not a vehicle's
-        sv2 = np.broadcast_to(self._sv0**2, (k, self._modes)).copy()
+        sv2 = np.repeat(self._sv0_sq[None], k, axis=0)
         if s.sensor_type == SensorType.K9:
             sv2[:] = (1.25 * cfg.k9_walk_speed_mps) ** 2
         if s.heading_rad is not None:
@@ -670,9 +680,12 @@ class SectorTracker:
         if go.any():
             x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
-        status = [CODE_STATUS[c] for c in codes.tolist()]
-        known = self._sensor_tuples
-        sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
+        status = list(map(CODE_STATUS.__getitem__, codes.tolist()))
+        masks = tab.sensors.tolist()
+        try:
+            sensors = list(map(self._sensor_tuples.__getitem__, masks))
+        except KeyError:  # a combination of sensors not seen before
+            sensors = list(map(self._sensor_tuple, masks))
         ids = list(map(self._id_format.format, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()

@@ -31,10 +31,10 @@ def kalman_pairs(
     xm: FloatArray, Pm: FloatArray, model: MeasurementModel, ti: IntArray, dj: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """x+ (K, M, 4), P+ (K, M, 4, 4) and log g (K, M) for pairs (ti, dj)."""
-    x = xm[ti]
-    P = Pm[ti]
-    z = model.z[dj][:, None, :]
-    R = model.R[dj][:, None, :, :]
+    x = xm.take(ti, axis=0)  # take copies whole rows; fancy indexing goes element by element
+    P = Pm.take(ti, axis=0)
+    z = model.z.take(dj, axis=0)[:, None, :]
+    R = model.R.take(dj, axis=0)[:, None, :, :]
     if model.polar:
         hz, H = model.predict(x)
         nu = model.residual(np.broadcast_to(z, hz.shape).copy(), hz)
