@@ -93,7 +93,9 @@ def transition_matrices(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
     if len(tau) == 1:
         return np.ones((dt.shape[0], 1, 1))
     A, lam, B = _generator_basis(tau)
-    Pi = (A[None] * np.exp(lam[None, :] * dt[:, None])[:, None, :]) @ B
+    n, M = dt.shape[0], len(tau)
+    # one product of all rows' (M, M) blocks stacked with the common B, not one per row
+    Pi = ((A[None] * np.exp(lam[None, :] * dt[:, None])[:, None, :]).reshape(n * M, M) @ B).reshape(n, M, M)
     Pi = np.minimum(np.maximum(Pi, 0.0), 1.0)  # clip, without np.clip's per-call overhead
     return Pi / Pi.sum(axis=2, keepdims=True)
 

@@ -106,6 +106,7 @@ class SectorTracker:
         self._q = np.asarray(config.mode_q, dtype=float)
         self._q_max = float(self._q.max())
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
+        self._tau_key = tuple(self._tau.tolist())  # what transition_matrices caches its basis by
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
         self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
         self._sv0_sq = self._sv0**2  # a birth's velocity variance per mode
@@ -527,10 +528,10 @@ class SectorTracker:
         dt = T - tab.t.take(rows)
         go = dt > 0.0
         if go.all():  # the usual case: no masked copies
-            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau)
+            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau_key)
             r *= np.exp(-dt / self.config.survival_tau_s)
         elif go.any():
-            xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau)
+            xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau_key)
             r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
         return xm, Pm, mu, r
 
@@ -593,8 +594,7 @@ class SectorTracker:
         if not rows.any():
             return self._none_ended
         gone = self.tab.select(np.flatnonzero(rows))
-        keep = np.flatnonzero(~rows)
-        self.tab = self.tab.select(keep, room=max(64, keep.size // 4))  # room for the births to come
+        self.tab = self.tab.drop(rows, room=max(64, (self.tab.n - gone.n) // 4))  # room for the births to come
         when = float(self.t) if self.t is not None else 0.0
         for tid in gone.ids.tolist():
             self._ended.setdefault(int(tid), when)
@@ -678,7 +678,7 @@ class SectorTracker:
         dt = now - tab.t
         go = dt > 0.0
         if go.any():
-            x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
+            x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau_key)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         status = list(map(CODE_STATUS.__getitem__, codes.tolist()))
         masks = tab.sensors.tolist()
