@@ -62,11 +62,11 @@ def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray | float
     the distance test never keeps a pair the band left out.
     """
     half = half * (1.0 + 1e-9) + 1e-9 * np.abs(centre)
-    lo = np.searchsorted(e_sorted, centre - half, "left")
-    cnt = np.searchsorted(e_sorted, centre + half, "right") - lo
-    q = np.repeat(np.arange(centre.size), cnt)
-    start = np.cumsum(cnt) - cnt
-    return q, np.arange(q.size) - np.repeat(start - lo, cnt)
+    lo = e_sorted.searchsorted(centre - half, "left")  # methods: no Python wrapper per call
+    cnt = e_sorted.searchsorted(centre + half, "right") - lo
+    q = np.arange(centre.size).repeat(cnt)
+    start = cnt.cumsum() - cnt
+    return q, np.arange(q.size) - (start - lo).repeat(cnt)
 
 
 def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
@@ -83,11 +83,11 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     e, n = track_en[:, 0], track_en[:, 1]
     de = np.maximum(np.maximum(lo[0] - e, e - hi[0]), 0.0)
     dn = np.maximum(np.maximum(lo[1] - n, n - hi[1]), 0.0)
-    box = np.flatnonzero(de * de + dn * dn <= radius * radius)
+    box = (de * de + dn * dn <= radius * radius).nonzero()[0]
     if box.size == 0:
         return box.astype(np.int64)
     r, tb = radius[box], track_en.take(box, axis=0)
-    order = np.argsort(det_en[:, 0], kind="stable")
+    order = det_en[:, 0].argsort(kind="stable")
     q, k = east_band(det_en[order, 0], tb[:, 0], r)
     j = order[k]
     de = tb[q, 0] - det_en[j, 0]
@@ -114,7 +114,7 @@ def candidate_pairs(
     if n * m <= _DENSE_PAIRS:
         de = track_en[:, None, 0] - det_en[None, :, 0]
         dn = track_en[:, None, 1] - det_en[None, :, 1]
-        ti, dj = np.nonzero(de * de + dn * dn <= (radius * radius)[:, None])
+        ti, dj = (de * de + dn * dn <= (radius * radius)[:, None]).nonzero()
         return ti.astype(np.int64), dj.astype(np.int64)
     pairs = cKDTree(track_en).sparse_distance_matrix(cKDTree(det_en), float(radius.max()), output_type="ndarray")
     ti, dj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)

@@ -93,9 +93,9 @@ def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> N
     lo = a.min(axis=0) - distance
     hi = a.max(axis=0) + distance
     e, n = pos[:, 0], pos[:, 1]
-    box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
+    box = ((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1])).nonzero()[0]
     eb = e[box]
-    order = np.argsort(eb, kind="stable")
+    order = eb.argsort(kind="stable")
     q, k = east_band(eb[order], a[:, 0], float(distance))
     ra, rb = anchor[q], box[order[k]]
     de = a[q, 0] - e[rb]

@@ -56,7 +56,8 @@ def _cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray) -> 
     x[..., :2] += s[..., None] * x[..., 2:]
     lead = P.shape[:-2]
     Pf = P.reshape(lead + (16,))
-    E = np.moveaxis(Pf, -1, 0).copy()  # (16, n, ...): entry (i, j) at 4 i + j
+    k = len(lead)
+    E = Pf.transpose((k,) + tuple(range(k))).copy()  # (16, n, ...): entry (i, j) at 4 i + j
     E[:8] += s * E[8:]  # rows 0-1 += dt rows 2-3
     cols = E.reshape((4, 2, 2) + lead)
     cols[:, 0] += s * cols[:, 1]  # columns 0-1 += dt columns 2-3
@@ -66,7 +67,7 @@ def _cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray) -> 
         E[5 * i + 2] += q2  # (i, i + 2)
         E[5 * i + 8] += q2  # (i + 2, i)
         E[5 * i + 10] += q1  # (i + 2, i + 2)
-    Pf[...] = np.moveaxis(E, 0, -1)
+    Pf[...] = E.transpose(tuple(range(1, k + 1)) + (0,))
     return x, P
 
 
@@ -104,7 +105,7 @@ def _weighted_outer(w: FloatArray, d: FloatArray) -> FloatArray:
     """sum_i w[n, i, j] d[n, i, j] d[n, i, j]^T -> (n, j, 4, 4), as one batched matmul."""
     dt = d.swapaxes(1, 2)  # (n, j, i, 4)
     wt = w.swapaxes(1, 2)[..., None]  # (n, j, i, 1)
-    return np.swapaxes(wt * dt, -1, -2) @ dt
+    return (wt * dt).swapaxes(-1, -2) @ dt
 
 
 def combined_mean(xm: FloatArray, mu: FloatArray) -> FloatArray:
@@ -165,7 +166,7 @@ def imm_predict(
     Pi = transition_matrices(dt, sojourn_s)  # (n, i, j)
     c = np.maximum(np.einsum("ni,nij->nj", mu, Pi), 1e-300)  # (n, M)
     w = mu[:, :, None] * Pi / c[:, None, :]  # (n, i, j) = mu_{i|j}
-    wT = np.swapaxes(w, 1, 2)  # (n, j, i)
+    wT = w.swapaxes(1, 2)  # (n, j, i)
     x0 = wT @ xm  # (n, j, 4)
     d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 4)
     P0 = (wT @ Pm.reshape(n, M, 16)).reshape(n, M, 4, 4) + _weighted_outer(w, d)

@@ -125,11 +125,11 @@ class TrackTable:
         result takes the buffers over: self is not to be read after. Else a copy with ``room``
         spare rows (``select``).
         """
-        keep = np.flatnonzero(~gone)
+        keep = (~gone).nonzero()[0]
         if self._room is None:
             return self.select(keep, room=room)
         buffers, views = self._room
-        first = int(np.argmax(gone))  # every row before it is kept: keep[:first] == arange(first)
+        first = int(gone.argmax())  # every row before it is kept: keep[:first] == arange(first)
         tail, m = keep[first:], keep.size
         for name in _COLUMNS:
             col = getattr(self, name)

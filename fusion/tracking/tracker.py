@@ -65,14 +65,17 @@ def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
     """``np.isin(values, ids)`` for a few dozen ``ids`` (non-empty) by binary search: a lookup
     table spans the whole range of track IDs, sorting the concatenation costs more."""
     ids = np.sort(ids)
-    return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
+    return ids[np.minimum(ids.searchsorted(values), ids.size - 1)] == values
 
 
 def _extrapolated(x: FloatArray, dt: FloatArray) -> FloatArray:
     """Mean positions (k, 2) ``p + v dt`` from mean states given by component (4, k) (a
     transposed view will do): one vector operation per component, several times faster
     than the same sums on (k, 2) columns (numpy's inner loops would run two elements long)."""
-    return np.stack((x[0] + x[2] * dt, x[1] + x[3] * dt), axis=1)
+    out = np.empty((dt.shape[0], 2))
+    np.add(x[0], x[2] * dt, out=out[:, 0])
+    np.add(x[1], x[3] * dt, out=out[:, 1])
+    return out
 
 
 @dataclass
@@ -161,7 +164,7 @@ class SectorTracker:
         now = self.t if self.t is not None else scan.time
         codes = management.status_codes(self.tab, now, self.config)
         if changed_only:
-            rows = np.flatnonzero((self.tab.last_update == now) | (codes != self.tab.reported))
+            rows = ((self.tab.last_update == now) | (codes != self.tab.reported)).nonzero()[0]
             reports = self._reports(self.tab.select(rows), codes[rows], now)
         else:
             reports = self._reports(self.tab, codes, now)
@@ -206,7 +209,7 @@ class SectorTracker:
         if self.t is None or self.tab.n == 0:
             return np.zeros(0, np.int64), np.zeros((0, 2))
         if self._routing is None:
-            rows = np.flatnonzero(self.tab.confirmed)
+            rows = self.tab.confirmed.nonzero()[0]
             self._routing = (self.tab.ids[rows], self.tab.xc.take(rows, axis=0).T.copy(), self.tab.t[rows])
         ids, x, t = self._routing
         return ids.copy(), _extrapolated(x, time - t)
@@ -494,11 +497,11 @@ class SectorTracker:
             covered[:] = True
             if spec.max_range_m is not None:
                 covered = np.hypot(*(pos - s.sensor_enu[:2]).T) <= spec.max_range_m
-        cand = np.flatnonzero(covered)
+        cand = covered.nonzero()[0]
         if s.size and cand.size < tab.n <= _ALL_CANDIDATES:
             cand = np.arange(tab.n)
         elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
-            rest = np.flatnonzero(~covered) if cand.size else slice(None)
+            rest = (~covered).nonzero()[0] if cand.size else slice(None)
             bound = position_variance_bound(tab.moments[rest], dt[rest], self._q_max)
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R_lmax, self._gamma), model.cart)
             cand = np.union1d(rest[near], cand) if cand.size else near
@@ -508,7 +511,7 @@ class SectorTracker:
         g = chi2_gate(x, P, model, ti, dj, self._gamma)
         keep = covered[cand]
         keep[g.ti] = True
-        sel = np.flatnonzero(keep)
+        sel = keep.nonzero()[0]
         rows = cand[sel]
         if sel.size < cand.size:  # take copies whole rows; a boolean mask goes element by element
             xm, Pm, mu, r = xm.take(sel, axis=0), Pm.take(sel, axis=0), mu.take(sel, axis=0), r[sel]
@@ -518,7 +521,7 @@ class SectorTracker:
             touched = tab
         else:
             touched = tab.select_with(rows, xm=xm, Pm=Pm, mu=mu, r=r, t=np.full(rows.size, T))
-        local = np.cumsum(keep) - 1
+        local = keep.cumsum() - 1
         return rows, touched, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
 
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -550,7 +553,7 @@ class SectorTracker:
         box = np.array(sorted(set(pairs.ravel().tolist())), np.int64)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
-        k_box, d_box = management.duplicates(x, P, tab.ids[box], np.searchsorted(box, pairs), self._merge_threshold)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], box.searchsorted(pairs), self._merge_threshold)
         if k_box.size == 0:  # near, but no pair alike: none to count
             self._restart_counts(is_det, detected)
             return self._none_ended
@@ -584,7 +587,7 @@ class SectorTracker:
         """The duplicate pairs this step looked at (a detected track, or one that a detected
         track shadows) start counting again; a pair that passed is counted after this."""
         tab = self.tab
-        shadow = np.flatnonzero(tab.dup_of)
+        shadow = tab.dup_of.nonzero()[0]
         if shadow.size and detected.size:
             seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
             tab.dup_of[seen] = 0
@@ -593,7 +596,7 @@ class SectorTracker:
     def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
         if not rows.any():
             return self._none_ended
-        gone = self.tab.select(np.flatnonzero(rows))
+        gone = self.tab.select(rows.nonzero()[0])
         self.tab = self.tab.drop(rows, room=max(64, (self.tab.n - gone.n) // 4))  # room for the births to come
         when = float(self.t) if self.t is not None else 0.0
         for tid in gone.ids.tolist():
@@ -610,7 +613,7 @@ class SectorTracker:
         broad prior would give a walker a vehicle's velocity noise for many scans).
         """
         cfg = self.config
-        j = np.flatnonzero(free > 0.5)
+        j = (free > 0.5).nonzero()[0]
         if j.size == 0:
             return
         k = j.size

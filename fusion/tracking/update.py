@@ -48,7 +48,7 @@ def kalman_pairs(
     K = PHt @ Si
     x1 = x + np.einsum("kmij,kmj->kmi", K, nu)
     IKH = np.eye(4) - (K @ H if model.polar else np.concatenate([K, np.zeros_like(K)], axis=-1))
-    P1 = IKH @ P @ np.swapaxes(IKH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
+    P1 = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
     d2 = np.einsum("kmi,kmij,kmj->km", nu, Si, nu)
     loglik = -0.5 * d2 - np.log(2.0 * np.pi) - 0.5 * np.log(det)
     return x1, P1, loglik
