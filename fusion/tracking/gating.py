@@ -86,15 +86,16 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     box = (de * de + dn * dn <= radius * radius).nonzero()[0]
     if box.size == 0:
         return box.astype(np.int64)
-    r, tb = radius[box], track_en.take(box, axis=0)
-    order = det_en[:, 0].argsort(kind="stable")
-    q, k = east_band(det_en[order, 0], tb[:, 0], r)
+    r, tb_e, tb_n = radius[box], e[box], n[box]
+    det_e, det_n = det_en[:, 0], det_en[:, 1]
+    order = det_e.argsort(kind="stable")
+    q, k = east_band(det_e[order], tb_e, r)
     j = order[k]
-    de = tb[q, 0] - det_en[j, 0]
-    dn = tb[q, 1] - det_en[j, 1]
+    de = tb_e[q] - det_e[j]
+    dn = tb_n[q] - det_n[j]
     near = np.zeros(box.size, bool)
     near[q[np.sqrt(de * de + dn * dn) <= r[q]]] = True
-    return box[near].astype(np.int64)
+    return box[near].astype(np.int64, copy=False)
 
 
 def candidate_pairs(
