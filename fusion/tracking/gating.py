@@ -62,11 +62,11 @@ def east_band(e_sorted: FloatArray, centre: FloatArray, half: FloatArray | float
     the distance test never keeps a pair the band left out.
     """
     half = half * (1.0 + 1e-9) + 1e-9 * np.abs(centre)
-    lo = np.searchsorted(e_sorted, centre - half, "left")
-    cnt = np.searchsorted(e_sorted, centre + half, "right") - lo
-    q = np.repeat(np.arange(centre.size), cnt)
-    start = np.cumsum(cnt) - cnt
-    return q, np.arange(q.size) - np.repeat(start - lo, cnt)
+    lo = e_sorted.searchsorted(centre - half, "left")  # methods: no Python wrapper per call
+    cnt = e_sorted.searchsorted(centre + half, "right") - lo
+    q = np.arange(centre.size).repeat(cnt)
+    start = cnt.cumsum() - cnt
+    return q, np.arange(q.size) - (start - lo).repeat(cnt)
 
 
 def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> IntArray:
@@ -83,18 +83,19 @@ def rows_near(track_en: FloatArray, radius: FloatArray, det_en: FloatArray) -> I
     e, n = track_en[:, 0], track_en[:, 1]
     de = np.maximum(np.maximum(lo[0] - e, e - hi[0]), 0.0)
     dn = np.maximum(np.maximum(lo[1] - n, n - hi[1]), 0.0)
-    box = np.flatnonzero(de * de + dn * dn <= radius * radius)
+    box = (de * de + dn * dn <= radius * radius).nonzero()[0]
     if box.size == 0:
         return box.astype(np.int64)
-    r, tb = radius[box], track_en[box]
-    order = np.argsort(det_en[:, 0], kind="stable")
-    q, k = east_band(det_en[order, 0], tb[:, 0], r)
+    r, tb_e, tb_n = radius[box], e[box], n[box]
+    det_e, det_n = det_en[:, 0], det_en[:, 1]
+    order = det_e.argsort(kind="stable")
+    q, k = east_band(det_e[order], tb_e, r)
     j = order[k]
-    de = tb[q, 0] - det_en[j, 0]
-    dn = tb[q, 1] - det_en[j, 1]
+    de = tb_e[q] - det_e[j]
+    dn = tb_n[q] - det_n[j]
     near = np.zeros(box.size, bool)
     near[q[np.sqrt(de * de + dn * dn) <= r[q]]] = True
-    return box[near].astype(np.int64)
+    return box[near].astype(np.int64, copy=False)
 
 
 def candidate_pairs(
@@ -114,7 +115,7 @@ def candidate_pairs(
     if n * m <= _DENSE_PAIRS:
         de = track_en[:, None, 0] - det_en[None, :, 0]
         dn = track_en[:, None, 1] - det_en[None, :, 1]
-        ti, dj = np.nonzero(de * de + dn * dn <= (radius * radius)[:, None])
+        ti, dj = (de * de + dn * dn <= (radius * radius)[:, None]).nonzero()
         return ti.astype(np.int64), dj.astype(np.int64)
     pairs = cKDTree(track_en).sparse_distance_matrix(cKDTree(det_en), float(radius.max()), output_type="ndarray")
     ti, dj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
@@ -145,9 +146,9 @@ def chi2_gate(
         Ht = H[ti]
         hz, HPHt = hz[ti], Ht @ P[ti] @ np.swapaxes(Ht, -1, -2)
     else:  # H = [I 0]: H P H^T is P's position block, the bits the products give (by 1 and 0, exact)
-        hz, HPHt = x[ti, :2], P[ti, :2, :2]
-    nu = model.residual(model.z[dj], hz)
-    S = HPHt + model.R[dj]
+        hz, HPHt = x[:, :2].take(ti, axis=0), P[:, :2, :2].take(ti, axis=0)
+    nu = model.residual(model.z.take(dj, axis=0), hz)
+    S = HPHt + model.R.take(dj, axis=0)
     Si, det = inv2(S)
     d2 = np.einsum("ki,kij,kj->k", nu, Si, nu)
     keep = d2 < gamma

@@ -89,17 +89,16 @@ def near_pairs(pos: FloatArray, distance: float, anchor: NDArray[np.int64]) -> N
     """
     if anchor.size == 0:
         return np.zeros((0, 2), np.int64)
-    a = pos[anchor]
-    lo = a.min(axis=0) - distance
-    hi = a.max(axis=0) + distance
     e, n = pos[:, 0], pos[:, 1]
-    box = np.flatnonzero((e >= lo[0]) & (e <= hi[0]) & (n >= lo[1]) & (n <= hi[1]))
+    ae, an = e[anchor], n[anchor]
+    lo_e, hi_e, lo_n, hi_n = ae.min() - distance, ae.max() + distance, an.min() - distance, an.max() + distance
+    box = ((e >= lo_e) & (e <= hi_e) & (n >= lo_n) & (n <= hi_n)).nonzero()[0]
     eb = e[box]
-    order = np.argsort(eb, kind="stable")
-    q, k = east_band(eb[order], a[:, 0], float(distance))
+    order = eb.argsort(kind="stable")
+    q, k = east_band(eb[order], ae, float(distance))
     ra, rb = anchor[q], box[order[k]]
-    de = a[q, 0] - e[rb]
-    dn = a[q, 1] - n[rb]
+    de = ae[q] - e[rb]
+    dn = an[q] - n[rb]
     ok = (de * de + dn * dn <= distance * distance) & (ra != rb)
     ra, rb = ra[ok], rb[ok]
     # one pair per unordered pair, sorted (two anchors find each other twice)

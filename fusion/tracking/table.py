@@ -116,6 +116,30 @@ class TrackTable:
         out._room = (buffers, views)
         return out
 
+    def drop(self, gone: NDArray[np.bool_], room: int) -> "TrackTable":
+        """The rows not in ``gone`` (a mask with at least one row), in their order.
+
+        In self's own buffers when it has room (``select(..., room)``, ``concat``): the rows
+        behind the first one gone move up, the rows before it stay where they are, and no
+        column is allocated (a step removes a track or two from a table of thousands). The
+        result takes the buffers over: self is not to be read after. Else a copy with ``room``
+        spare rows (``select``).
+        """
+        keep = (~gone).nonzero()[0]
+        if self._room is None:
+            return self.select(keep, room=room)
+        buffers, views = self._room
+        first = int(gone.argmax())  # every row before it is kept: keep[:first] == arange(first)
+        tail, m = keep[first:], keep.size
+        for name in _COLUMNS:
+            col = getattr(self, name)
+            if views.get(name) is col:
+                buffers[name][first:m] = col.take(tail, axis=0)
+            else:  # replaced since, not written in place: the buffer holds none of its rows
+                buffers[name][:m] = col.take(keep, axis=0)
+        self._room = None
+        return TrackTable._over(buffers, m)
+
     def select_with(self, idx: NDArray[np.int64], **columns: NDArray) -> "TrackTable":
         """Rows ``idx`` with ``columns`` given (their values for those rows), the others copied:
         what ``select`` after writing ``columns`` into the rows would give, without the write."""

@@ -66,7 +66,17 @@ def _is_in(values: IntArray, ids: IntArray) -> NDArray[np.bool_]:
     """``np.isin(values, ids)`` for a few dozen ``ids`` (non-empty) by binary search: a lookup
     table spans the whole range of track IDs, sorting the concatenation costs more."""
     ids = np.sort(ids)
-    return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
+    return ids[np.minimum(ids.searchsorted(values), ids.size - 1)] == values
+
+
+def _extrapolated(x: FloatArray, dt: FloatArray) -> FloatArray:
+    """Mean positions (k, 2) ``p + v dt`` from mean states given by component (4, k) (a
+    transposed view will do): one vector operation per component, several times faster
+    than the same sums on (k, 2) columns (numpy's inner loops would run two elements long)."""
+    out = np.empty((dt.shape[0], 2))
+    np.add(x[0], x[2] * dt, out=out[:, 0])
+    np.add(x[1], x[3] * dt, out=out[:, 1])
+    return out
 
 
 @dataclass
@@ -100,8 +110,10 @@ class SectorTracker:
         self._q = np.asarray(config.mode_q, dtype=float)
         self._q_max = float(self._q.max())
         self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
+        self._tau_key = tuple(self._tau.tolist())  # what transition_matrices caches its basis by
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
         self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
+        self._sv0_sq = self._sv0**2  # a birth's velocity variance per mode
         self._modes = self._q.size
         if not (self._tau.size == self._mu0.size == self._sv0.size == self._modes):
             raise ValueError("mode_q, mode_sojourn_s, mode_init and init_speed_sigma_mps need one entry per mode")
@@ -119,8 +131,9 @@ class SectorTracker:
         self.tab = TrackTable.empty(self._modes)
         #: what a step that ends no track returns (shared: an ended table is only read)
         self._none_ended = TrackTable.empty(self._modes)
-        #: ``positions``' ids, mean positions, velocities and times of the confirmed rows (None: stale)
-        self._routing: tuple[IntArray, FloatArray, FloatArray, FloatArray] | None = None
+        #: ``positions``' ids, mean states (4, k) (one row per component) and times of the
+        #: confirmed rows (None: stale)
+        self._routing: tuple[IntArray, FloatArray, FloatArray] | None = None
         self.t: float | None = None
         self._next_id = 1
         self._clutter: dict[str, float] = {}
@@ -152,7 +165,7 @@ class SectorTracker:
         now = self.t if self.t is not None else scan.time
         codes = management.status_codes(self.tab, now, self.config)
         if changed_only:
-            rows = np.flatnonzero((self.tab.last_update == now) | (codes != self.tab.reported))
+            rows = ((self.tab.last_update == now) | (codes != self.tab.reported)).nonzero()[0]
             reports = self._reports(self.tab.select(rows), codes[rows], now)
         else:
             reports = self._reports(self.tab, codes, now)
@@ -197,11 +210,10 @@ class SectorTracker:
         if self.t is None or self.tab.n == 0:
             return np.zeros(0, np.int64), np.zeros((0, 2))
         if self._routing is None:
-            rows = np.flatnonzero(self.tab.confirmed)
-            x = self.tab.xc.take(rows, axis=0)
-            self._routing = (self.tab.ids[rows], x[:, :2], x[:, 2:4], self.tab.t[rows])
-        ids, p, v, t = self._routing
-        return ids.copy(), p + v * (time - t)[:, None]
+            rows = self.tab.confirmed.nonzero()[0]
+            self._routing = (self.tab.ids[rows], self.tab.xc.take(rows, axis=0).T.copy(), self.tab.t[rows])
+        ids, x, t = self._routing
+        return ids.copy(), _extrapolated(x, time - t)
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
@@ -497,18 +509,18 @@ class SectorTracker:
         tab = self.tab
         T = float(s.time)
         dt = np.maximum(T - tab.t, 0.0)
-        pos = tab.xc[:, :2] + tab.xc[:, 2:] * dt[:, None]
+        pos = _extrapolated(tab.xc.T, dt)
         covered = np.zeros(tab.n, bool)
         spec = self.site.sensor_by_id.get(s.sensor_id)
         if s.sensor_type == SensorType.RADAR and spec is not None:
             covered[:] = True
             if spec.max_range_m is not None:
                 covered = np.hypot(*(pos - s.sensor_enu[:2]).T) <= spec.max_range_m
-        cand = np.flatnonzero(covered)
+        cand = covered.nonzero()[0]
         if s.size and cand.size < tab.n <= _ALL_CANDIDATES:
             cand = np.arange(tab.n)
         elif s.size and cand.size < tab.n:  # the reach test for the tracks outside the coverage
-            rest = np.flatnonzero(~covered) if cand.size else slice(None)
+            rest = (~covered).nonzero()[0] if cand.size else slice(None)
             bound = position_variance_bound(tab.moments[rest], dt[rest], self._q_max)
             near = rows_near(pos[rest], pregate_radius(bound, model.cart_R_lmax, self._gamma), model.cart)
             cand = np.union1d(rest[near], cand) if cand.size else near
@@ -518,28 +530,30 @@ class SectorTracker:
         g = chi2_gate(x, P, model, ti, dj, self._gamma)
         keep = covered[cand]
         keep[g.ti] = True
-        rows = cand[keep]
-        xm, Pm, mu, r = xm[keep], Pm[keep], mu[keep], r[keep]
+        sel = keep.nonzero()[0]
+        rows = cand[sel]
+        if sel.size < cand.size:  # take copies whole rows; a boolean mask goes element by element
+            xm, Pm, mu, r = xm.take(sel, axis=0), Pm.take(sel, axis=0), mu.take(sel, axis=0), r[sel]
         if rows.size == tab.n:
             tab.xm[rows], tab.Pm[rows], tab.mu[rows], tab.r[rows] = xm, Pm, mu, r
             tab.t[rows] = T
             touched = tab
         else:
             touched = tab.select_with(rows, xm=xm, Pm=Pm, mu=mu, r=r, t=np.full(rows.size, T))
-        local = np.cumsum(keep) - 1
+        local = keep.cumsum() - 1
         return rows, touched, Gated(local[g.ti], g.dj, g.d2, g.loglik), covered[rows], pos
 
     def _predicted(self, rows: IntArray, T: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """xm, Pm, mu and r of ``rows`` predicted from their own times to T (copies; rows already at T as they are)."""
         tab = self.tab
-        xm, Pm, mu, r = tab.xm.take(rows, axis=0), tab.Pm.take(rows, axis=0), tab.mu.take(rows, axis=0), tab.r[rows]
-        dt = T - tab.t[rows]
+        xm, Pm, mu, r = tab.xm.take(rows, axis=0), tab.Pm.take(rows, axis=0), tab.mu.take(rows, axis=0), tab.r.take(rows)
+        dt = T - tab.t.take(rows)
         go = dt > 0.0
         if go.all():  # the usual case: no masked copies
-            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau)
+            xm, Pm, mu = imm_predict(xm, Pm, mu, dt, self._q, self._tau_key)
             r *= np.exp(-dt / self.config.survival_tau_s)
         elif go.any():
-            xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau)
+            xm[go], Pm[go], mu[go] = imm_predict(xm[go], Pm[go], mu[go], dt[go], self._q, self._tau_key)
             r[go] *= np.exp(-dt[go] / self.config.survival_tau_s)
         return xm, Pm, mu, r
 
@@ -558,7 +572,7 @@ class SectorTracker:
         box = np.array(sorted(set(pairs.ravel().tolist())), np.int64)
         xm, Pm, mu, r = self._predicted(box, T)
         x, P = combine(xm, Pm, mu)
-        k_box, d_box = management.duplicates(x, P, tab.ids[box], np.searchsorted(box, pairs), self._merge_threshold)
+        k_box, d_box = management.duplicates(x, P, tab.ids[box], box.searchsorted(pairs), self._merge_threshold)
         if k_box.size == 0:  # near, but no pair alike: none to count
             self._restart_counts(is_det, detected)
             return self._none_ended
@@ -592,7 +606,7 @@ class SectorTracker:
         """The duplicate pairs this step looked at (a detected track, or one that a detected
         track shadows) start counting again; a pair that passed is counted after this."""
         tab = self.tab
-        shadow = np.flatnonzero(tab.dup_of)
+        shadow = tab.dup_of.nonzero()[0]
         if shadow.size and detected.size:
             seen = shadow[is_det[shadow] | _is_in(tab.dup_of[shadow], tab.ids[detected])]
             tab.dup_of[seen] = 0
@@ -601,9 +615,8 @@ class SectorTracker:
     def _remove(self, rows: NDArray[np.bool_]) -> TrackTable:
         if not rows.any():
             return self._none_ended
-        gone = self.tab.select(np.flatnonzero(rows))
-        keep = np.flatnonzero(~rows)
-        self.tab = self.tab.select(keep, room=max(64, keep.size // 4))  # room for the births to come
+        gone = self.tab.select(rows.nonzero()[0])
+        self.tab = self.tab.drop(rows, room=max(64, (self.tab.n - gone.n) // 4))  # room for the births to come
         when = float(self.t) if self.t is not None else 0.0
         for tid in gone.ids.tolist():
             self._ended.setdefault(int(tid), when)
@@ -619,7 +632,7 @@ class SectorTracker:
         broad prior would give a walker a vehicle's velocity noise for many scans).
         """
         cfg = self.config
-        j = np.flatnonzero(free > 0.5)
+        j = (free > 0.5).nonzero()[0]
         if j.size == 0:
             return
         k = j.size
@@ -629,7 +642,7 @@ class SectorTracker:
         Pm = np.zeros((k, self._modes, 4, 4))
         Pm[:, :, :2, :2] = model.cart_R[j][:, None]
         # K-9 teams follow people on foot: a walker's velocity prior, not a vehicle's
-        sv2 = np.broadcast_to(self._sv0**2, (k, self._modes)).copy()
+        sv2 = np.repeat(self._sv0_sq[None], k, axis=0)
         if s.sensor_type == SensorType.K9:
             sv2[:] = (1.25 * cfg.k9_walk_speed_mps) ** 2
         if s.heading_rad is not None:
@@ -687,11 +700,14 @@ class SectorTracker:
         dt = now - tab.t
         go = dt > 0.0
         if go.any():
-            x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau)
+            x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau_key)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
-        status = [CODE_STATUS[c] for c in codes.tolist()]
-        known = self._sensor_tuples
-        sensors = [known.get(mask) or self._sensor_tuple(mask) for mask in tab.sensors.tolist()]
+        status = list(map(CODE_STATUS.__getitem__, codes.tolist()))
+        masks = tab.sensors.tolist()
+        try:
+            sensors = list(map(self._sensor_tuples.__getitem__, masks))
+        except KeyError:  # a combination of sensors not seen before
+            sensors = list(map(self._sensor_tuple, masks))
         ids = list(map(self._id_format.format, tab.ids.tolist()))
         updated = (tab.last_update == now).tolist()
         r = management.existence_at(tab, now, self.config).tolist()

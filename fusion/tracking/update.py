@@ -31,10 +31,10 @@ def kalman_pairs(
     xm: FloatArray, Pm: FloatArray, model: MeasurementModel, ti: IntArray, dj: IntArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """x+ (K, M, 4), P+ (K, M, 4, 4) and log g (K, M) for pairs (ti, dj)."""
-    x = xm[ti]
-    P = Pm[ti]
-    z = model.z[dj][:, None, :]
-    R = model.R[dj][:, None, :, :]
+    x = xm.take(ti, axis=0)  # take copies whole rows; fancy indexing goes element by element
+    P = Pm.take(ti, axis=0)
+    z = model.z.take(dj, axis=0)[:, None, :]
+    R = model.R.take(dj, axis=0)[:, None, :, :]
     if model.polar:
         hz, H = model.predict(x)
         nu = model.residual(np.broadcast_to(z, hz.shape).copy(), hz)
@@ -48,7 +48,7 @@ def kalman_pairs(
     K = PHt @ Si
     x1 = x + np.einsum("kmij,kmj->kmi", K, nu)
     IKH = np.eye(4) - (K @ H if model.polar else np.concatenate([K, np.zeros_like(K)], axis=-1))
-    P1 = IKH @ P @ np.swapaxes(IKH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
+    P1 = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
     d2 = np.einsum("kmi,kmij,kmj->km", nu, Si, nu)
     loglik = -0.5 * d2 - np.log(2.0 * np.pi) - 0.5 * np.log(det)
     return x1, P1, loglik
