@@ -13,6 +13,9 @@ pipeline's own cost from the broker, journal and CPU sharing that ``load.py`` me
 as a whole. ``--stages`` adds the time per message of each stage (tracker steps, alerting
 calls, track payloads, JSON encoding, validation, sector routing), timed around those calls,
 and how many alerting calls 1,000 messages cost (``--batch-period 0``: one per scan part).
+``--late-scan`` delivers one message three quarters into the run 0.25 s late (after later
+scans went to the tracker) and reports the time to handle it: the tracker's out-of-sequence
+re-run, a stall of the whole service while it lasts.
 The last two rows are the machine's speed just before the run (``harness.machine_reference``).
 """
 
@@ -23,12 +26,14 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.recording import RecordedMessage  # noqa: E402
 from benchmarks.harness import machine_reference  # noqa: E402
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from borderwatch import pipeline as pipeline_module  # noqa: E402
@@ -80,10 +85,23 @@ def _clock_stages(pipeline: Pipeline) -> StageClock:
     return clock
 
 
-def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig, stages: bool = False) -> dict:
+def _one_late(msgs: list[RecordedMessage], late_s: float) -> tuple[list[RecordedMessage], int]:
+    """The traffic with the message three quarters in received ``late_s`` later; its new index."""
+    k = 3 * len(msgs) // 4
+    late = replace(msgs[k], recv_time=msgs[k].recv_time + late_s)
+    rest = msgs[:k] + msgs[k + 1:]
+    at = next(i for i in range(k, len(rest)) if rest[i].recv_time > late.recv_time)
+    return rest[:at] + [late] + rest[at:], at
+
+
+def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig, stages: bool = False,
+             late_scan: bool = False) -> dict:
     speed = machine_reference()
     site = Site.model_validate(site_dict(100, sectors))
     msgs = messages(site, 1.8e9, duration_s, max(1, round(rate / 100)))
+    late_at = -1
+    if late_scan:
+        msgs, late_at = _one_late(msgs, 0.25)
     pipeline = Pipeline(site, config)
     clock = _clock_stages(pipeline) if stages else None
     progress = Progress(f"{rate} det/s", len(msgs), quiet=False)
@@ -113,6 +131,9 @@ def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig,
         "snapshot_json_ms": round(1000.0 * (t2 - t1), 1),
         "snapshot_mb": round(len(body) / 1e6, 1),
     }
+    if late_scan:
+        row["late_scan_handle_ms"] = round(1000.0 * took[late_at], 1)
+        row["oosm_reruns"] = pipeline.all_counters()["tracker.oosm_rerun"]
     if clock is not None:
         clock.unwrap()
         half = len(msgs) - len(msgs) // 2
@@ -129,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sectors", type=int, default=2, help="sectors the 22 km site is cut into")
     ap.add_argument("--stages", action="store_true", help="also the time per message of each stage")
     ap.add_argument("--batch-period", type=float, default=None, help="the pipeline's batch period, s (default: its own)")
+    ap.add_argument("--late-scan", action="store_true", help="one message 0.25 s late: the time to handle it")
     args = ap.parse_args(argv)
     config = PipelineConfig() if args.batch_period is None else PipelineConfig(batch_period_s=args.batch_period)
-    rows = [one_rate(int(r), args.duration, args.sectors, config, args.stages) for r in args.rates.split(",")]
+    rows = [one_rate(int(r), args.duration, args.sectors, config, args.stages, args.late_scan)
+            for r in args.rates.split(",")]
     print(f"\npipeline in-process ({args.duration:g} s of load_gen traffic, 100 drones, {args.sectors} sectors, "
           f"batch period {config.batch_period_s:g} s)")
     width = max(len(k) for k in rows[0])
