@@ -204,7 +204,15 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
     if t.size == 0:
         e = np.zeros(0)
         return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
-    d, on_line, n = measure(fence, t, known)
+    return features_at(t, *measure(fence, t, known), horizon_s, accel_psd, min_speed)
+
+
+def features_at(t: TrackTable, d: FloatArray, on_line: FloatArray, n: FloatArray, horizon_s: float, accel_psd: float,
+                min_speed: float) -> BorderFeatures:
+    """``border_features`` of a table already measured against the border (``Geofence.measure`` of ``t.xy``)."""
+    if t.size == 0:
+        e = np.zeros(0)
+        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)

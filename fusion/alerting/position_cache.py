@@ -20,7 +20,7 @@ follow the slots through rebuilds and are never written from reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -137,9 +137,12 @@ class PositionCache:
         dt = (now - self._cols["t"])[:, None]
         return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
 
-    def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
-        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``."""
-        return {name: col[slots] for name, col in self._cols.items()}
+    def columns(self, slots: IntArray, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``
+        (only the ``names`` given: a call gathers what it reads)."""
+        if names is None:
+            return {name: col[slots] for name, col in self._cols.items()}
+        return {name: self._cols[name][slots] for name in names}
 
     def kept(self) -> dict[str, np.ndarray]:
         """The owner's columns, per slot, to update in place (valid until the next ``put`` or ``drop``)."""
