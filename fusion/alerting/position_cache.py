@@ -12,7 +12,9 @@ a restacking of the ~150 focus reports it evaluates.
 Slots are kept in track-id order (the order the engine has always evaluated tracks in,
 which fixes group numbering and so alert numbering). A deleted track leaves a dead
 slot; the slots are compacted once a quarter of them are dead, so a deletion does not
-cost a rebuild of the whole index.
+cost a rebuild of the whole index. The columns keep spare rows past the used slots
+(twice the slots when they run out), so new tracks, which arrive with most calls, are
+written in place rather than appended by a copy of every column.
 
 An owner may keep columns of its own per slot (``kept``: the alerting memory), which
 follow the slots through rebuilds and are never written from reports.
@@ -95,10 +97,13 @@ class PositionCache:
             return stacked
         start = len(self._ids)
         self._ids += [tid for tid, _ in new]
+        end = len(self._ids)
+        if end > self._alive.size:
+            self._reserve(2 * end)
         rows = [k for _, k in new]
-        added = {name: col[rows] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
-        self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
-        self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
+        for name, col in stacked.items():
+            self._cols[name][start:end] = col[rows]
+        self._alive[start:end] = True
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
         else:
@@ -122,6 +127,15 @@ class PositionCache:
         new.sort()
         return old, np.array(slots, dtype=np.int64), new
 
+    def _reserve(self, capacity: int) -> None:
+        """Room for ``capacity`` slots: new tracks then take spare rows (kept columns already as for a
+        track not seen yet) instead of a copy of every column per call that brings some."""
+        extra = capacity - self._alive.size
+        spare = self._new_kept(extra) if self._new_kept is not None else {}
+        self._cols = {name: np.concatenate([col, spare[name] if name in spare else np.zeros((extra, *col.shape[1:]), col.dtype)])
+                      for name, col in self._cols.items()}
+        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])  # spare rows hold no track
+
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)
         if slot is None:
@@ -133,9 +147,10 @@ class PositionCache:
 
     def at(self, now: float) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """Per slot: positions (s, 2) m and velocities (s, 2) m/s at ``now`` (constant velocity), and alive."""
-        x = self._cols["x"]
-        dt = (now - self._cols["t"])[:, None]
-        return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
+        n = len(self._ids)
+        x = self._cols["x"][:n]
+        dt = (now - self._cols["t"][:n])[:, None]
+        return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive[:n]
 
     def columns(self, slots: IntArray, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``
@@ -155,11 +170,12 @@ class PositionCache:
         return np.fromiter(map(self._slot.__getitem__, ids), np.int64, len(ids))
 
     def live_slots(self) -> IntArray:
-        return np.flatnonzero(self._alive)
+        return np.flatnonzero(self._alive[:len(self._ids)])
 
     def stale(self, now: float, limit_s: float) -> list[str]:
         """Tracks not reported for more than ``limit_s`` seconds."""
-        return self.ids(np.flatnonzero(self._alive & (now - self._cols["t"] > limit_s)))
+        n = len(self._ids)
+        return self.ids(np.flatnonzero(self._alive[:n] & (now - self._cols["t"][:n] > limit_s)))
 
     def _rebuild(self, keep: list[int]) -> None:
         """Keep these slots, in this order."""
