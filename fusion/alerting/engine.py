@@ -95,9 +95,8 @@ class AlertEngine:
         """
         self.now = now
         self.opened = []
-        fresh, stacked = self._store(reports)
-        deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
-        focus = [r.track_id for r in reports if r.status != TrackStatus.DELETED]
+        fresh, stacked, deleted = self._store(reports)
+        focus = list(stacked["id"])
         timed: list[str] = []
         if sweep:
             stale = self._positions.stale(now, self.config.stale_track_s)
@@ -202,18 +201,21 @@ class AlertEngine:
 
     # --- stages ---------------------------------------------------------------------
 
-    def _store(self, reports: list[TrackReport]) -> tuple[list[int], dict[str, object]]:
-        """Cache the reports (deleted tracks forgotten); return the rows of the updated ones among the
-        live reports' stacked columns (``PositionCache.put``, plus "id" and "time": ids and report objects' times)."""
+    def _store(self, reports: list[TrackReport]) -> tuple[list[int], dict[str, object], set[str]]:
+        """Cache the reports (deleted tracks forgotten). Returns the rows of the updated ones among the
+        live reports' stacked columns (``PositionCache.put``, plus "id" and "time": ids and report
+        objects' times) and the deleted tracks."""
         live = [r for r in reports if r.status != TrackStatus.DELETED]
+        deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED} if len(live) < len(reports) else set()
         for r in reports:
             if r.status == TrackStatus.DELETED:
                 self._forget(r.track_id)
-        self.tracks.update((r.track_id, r) for r in live)
-        stacked: dict[str, object] = dict(self._positions.put(live))
-        stacked["id"] = [r.track_id for r in live]
+        ids = [r.track_id for r in live]
+        self.tracks.update(zip(ids, live))
+        stacked: dict[str, object] = dict(self._positions.put(live, ids))
+        stacked["id"] = ids
         stacked["time"] = [r.time for r in live]
-        return [k for k, r in enumerate(live) if r.updated], stacked
+        return [k for k, r in enumerate(live) if r.updated], stacked, deleted
 
     def _remember(self, fresh: list[int], stacked: dict, d: FloatArray, on_line: FloatArray, n: FloatArray
                   ) -> dict[str, tuple[str, float, tuple[float, float]]]:

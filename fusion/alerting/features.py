@@ -22,6 +22,7 @@ eta = -d0 / v_n and the crossing point is the border point nearest x_now + v eta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -133,7 +134,7 @@ class BorderFeatures:
         about 2 m/s after 10 s of radar): its point ETA -d0 / v_n can be off by a
         factor of two, and the range says so. inf: not reached within ``t_max_s``.
         """
-        t = np.linspace(0.0, t_max_s, steps + 1)  # (T,)
+        t = _grid(t_max_s, steps)  # (T,)
         p = p_across(self.d[rows, None], self.v_n[rows, None], self.var_d[rows, None], self.cov_dv[rows, None],
                      self.var_v[rows, None], accel_psd, t[None, :])  # (k, T)
         q = np.asarray(probs, dtype=float)[None, :]  # (1, J): all levels in one pass
@@ -159,6 +160,14 @@ class BorderFeatures:
         if go.any():
             out[go] = fence.nearest_on_line(self.ahead[rows][go])
         return out
+
+
+@lru_cache(maxsize=8)
+def _grid(t_max_s: float, steps: int) -> FloatArray:
+    """``np.linspace(0, t_max_s, steps + 1)``, made once (read only): the same grid every call."""
+    t = np.linspace(0.0, t_max_s, steps + 1)
+    t.flags.writeable = False
+    return t
 
 
 @dataclass(frozen=True)

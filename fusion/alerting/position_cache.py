@@ -80,14 +80,14 @@ class PositionCache:
     def __len__(self) -> int:
         return len(self._slot)
 
-    def put(self, reports: list[TrackReport]) -> dict[str, np.ndarray]:
+    def put(self, reports: list[TrackReport], ids: list[str] | None = None) -> dict[str, np.ndarray]:
         """Insert or refresh these tracks' states (a track reported more than once: its last report).
 
         Returns the reports' ``stack_reports`` columns, a row per report as given (the caller's
-        own arrays of them, stacked once).
+        own arrays of them, stacked once). ``ids``: the reports' track ids, when the caller has them.
         """
         stacked = stack_reports(reports, self._labellers)
-        last = dict(zip([r.track_id for r in reports], range(len(reports))))  # one write per slot: numpy leaves repeats unordered
+        last = dict(zip([r.track_id for r in reports] if ids is None else ids, range(len(reports))))  # one write per slot: numpy leaves repeats unordered
         old, slots, new = self._split(last)
         if old:
             whole = len(old) == len(reports)  # each report refreshes a slot of its own, in report order: no gather
@@ -164,7 +164,7 @@ class PositionCache:
         return {name: self._cols[name] for name in self._kept_names}
 
     def ids(self, slots: IntArray) -> list[str]:
-        return [self._ids[i] for i in slots.tolist()]
+        return list(map(self._ids.__getitem__, slots.tolist()))
 
     def slots(self, ids: list[str]) -> IntArray:
         return np.fromiter(map(self._slot.__getitem__, ids), np.int64, len(ids))
