@@ -88,7 +88,7 @@ def table_at(ids: tuple[str, ...], cols: dict[str, np.ndarray], now: float, anim
         return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, np.zeros((0, 4)),
                           z.astype(np.int64), z.astype(np.int64), z.astype(bool), z.astype(bool))
     dt = now - cols["t"]
-    F = np.tile(np.eye(4), (n, 1, 1))
+    F = np.repeat(np.eye(4)[None], n, axis=0)
     F[:, 0, 2] = F[:, 1, 3] = dt
     x = np.einsum("nij,nj->ni", F, cols["x"])
     P = F @ cols["P"] @ np.swapaxes(F, 1, 2)

@@ -232,7 +232,9 @@ def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
     ids = eng.alerts if ctx.alert_scope is None else (*ctx.alert_scope, *eng.opened)
     held = {tid for aid in ids if (a := eng.alerts.get(aid)) is not None and a.kind in CROSSING_FAMILY
             for tid in a.track_ids}
-    return np.array([tid in held for tid in ctx.table.ids], dtype=bool)
+    row_of, out = ctx.row_of, np.zeros(ctx.table.size, dtype=bool)
+    out[[i for tid in held if (i := row_of.get(tid)) is not None]] = True  # a lookup per held track, not per row
+    return out
 
 
 def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
