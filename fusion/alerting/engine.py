@@ -16,6 +16,9 @@ calls" below):
    each matching open alerts to groups and applying its hysteresis;
 6. emit ``new`` / ``update`` (on a notable change) / ``end``.
 
+(Stages 1 and 2 run after the groups are found: the updated reports' positions and the
+context's tracks at ``now`` are measured against the border in one pass.)
+
 Incremental calls. New evidence reaches alerting only through the tracks a tracker
 step reported; every other track changes only because time passes. So a call
 evaluates only its *focus*: every group (connected component of the grouping graph
