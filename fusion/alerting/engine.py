@@ -16,6 +16,9 @@ calls" below):
    each matching open alerts to groups and applying its hysteresis;
 6. emit ``new`` / ``update`` (on a notable change) / ``end``.
 
+(Stages 1 and 2 run after the groups are found: the updated reports' positions and the
+context's tracks at ``now`` are measured against the border in one pass.)
+
 Incremental calls. New evidence reaches alerting only through the tracks a tracker
 step reported; every other track changes only because time passes. So a call
 evaluates only its *focus*: every group (connected component of the grouping graph
@@ -43,7 +46,7 @@ import numpy as np
 
 from fusion.alerting import rules
 from fusion.alerting.config import AlertConfig
-from fusion.alerting.features import Measured, border_features, table_at
+from fusion.alerting.features import FloatArray, features_at, table_at
 from fusion.alerting.grouping import GroupSearch
 from fusion.alerting.lifecycle import Alert, record_ack
 from fusion.alerting import memory
@@ -54,6 +57,12 @@ from fusion.geofence import Geofence
 from fusion.site import Site
 from fusion.types import CLASSES, AlertAck, AlertReport, Scan, SensorType, TrackReport, TrackStatus
 from fusion.alerting.snapshot import report_from_dict, report_to_dict
+
+
+#: The cached report columns a call's track table reads, and the memory columns its context reads.
+_TABLE_COLUMNS = ("t", "x", "P", "existence", "class_probs", "count", "confirmed", "alive", "looked")
+_MEMORY_COLUMNS = ("side", "crossed_at", "crossed_e", "crossed_n", "near_since", "via_port", "farthest_m",
+                   "deepest_out_m", "loitered", "straightness", "net_speed", "spread_m")
 
 
 class AlertEngine:
@@ -73,7 +82,6 @@ class AlertEngine:
         self.narcotics_tracks: set[str] = set()  # tracks linked to a K-9 narcotics indication
         self.dismissed: set[str] = set()  # tracks an operator dismissed: never raised again
         self.now: float | None = None
-        self._measured: Measured | None = None  # geometry of this call's updated tracks, reused by the context
         self.opened: list[str] = []  # alerts opened since this on_tracks call began (with the scope: see rules._in_situation)
         # Every cached track's last report as arrays (grouping, the track table); "looked": a drone camera, a sensor
         # that names classes, has seen the track. Its kept columns are the tracks' memory (``memory.COLUMNS``).
@@ -90,17 +98,20 @@ class AlertEngine:
         """
         self.now = now
         self.opened = []
-        events = self._remember(reports)
-        deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
-        focus = [r.track_id for r in reports if r.status != TrackStatus.DELETED]
+        fresh, stacked, deleted = self._store(reports)
+        focus = list(stacked["id"])
         timed: list[str] = []
         if sweep:
-            for tid in self._positions.stale(now, self.config.stale_track_s):
+            stale = self._positions.stale(now, self.config.stale_track_s)
+            for tid in stale:
                 deleted.add(tid)
                 self._forget(tid)
+            if stale:  # a report older than that is forgotten with its memory: nothing to remember of it
+                gone = set(stale)
+                fresh = [k for k in fresh if stacked["id"][k] not in gone]
             focus += self._positions.stale(now, self.config.sweep_after_s)
             timed = [aid for aid, a in self.alerts.items() if a.timer is not None or a.expires is not None]
-        ctx = self._context(now, focus, timed)
+        ctx, events = self._context(now, focus, timed, fresh, stacked)
         out: list[AlertReport] = []
         out += self._drop_deleted(now, deleted)
         out += rules.crossing_situations(self, ctx, events)
@@ -193,35 +204,41 @@ class AlertEngine:
 
     # --- stages ---------------------------------------------------------------------
 
-    def _remember(self, reports: list[TrackReport]) -> dict[str, tuple[str, float, tuple[float, float]]]:
-        """Update the track cache and memories; return side flips {track: (into|out, time, line point)}."""
-        cfg = self.config
+    def _store(self, reports: list[TrackReport]) -> tuple[list[int], dict[str, object], set[str]]:
+        """Cache the reports (deleted tracks forgotten). Returns the rows of the updated ones among the
+        live reports' stacked columns (``PositionCache.put``, plus "id" and "time": ids and report
+        objects' times) and the deleted tracks."""
         live = [r for r in reports if r.status != TrackStatus.DELETED]
+        deleted = {r.track_id for r in reports if r.status == TrackStatus.DELETED} if len(live) < len(reports) else set()
         for r in reports:
             if r.status == TrackStatus.DELETED:
                 self._forget(r.track_id)
-        self.tracks.update((r.track_id, r) for r in live)
-        stacked = self._positions.put(live)
-        rows = [k for k, r in enumerate(live) if r.updated]
-        fresh = [live[k] for k in rows]
-        self._measured = None
-        if not fresh:
-            return {}
-        xy = stacked["x"][rows][:, :2]
-        d, on_line, n = self.fence.measure(xy)
-        self._measured = Measured([r.track_id for r in fresh], xy, d, on_line, n)
-        var_d = np.einsum("ni,nij,nj->n", n, stacked["P"][rows][:, :2, :2], n)
+        ids = [r.track_id for r in live]
+        self.tracks.update(zip(ids, live))
+        stacked: dict[str, object] = dict(self._positions.put(live, ids))
+        stacked["id"] = ids
+        stacked["time"] = [r.time for r in live]
+        return [k for k, r in enumerate(live) if r.updated], stacked, deleted
+
+    def _remember(self, fresh: list[int], stacked: dict, d: FloatArray, on_line: FloatArray, n: FloatArray
+                  ) -> dict[str, tuple[str, float, tuple[float, float]]]:
+        """Feed the updated reports (rows ``fresh`` of ``stacked``, measured against the border at their
+        report positions: ``d``, ``on_line``, ``n``) to the memories; return side flips {track: (into|out, time, line point)}."""
+        cfg = self.config
+        xy = stacked["x"][fresh][:, :2]
+        var_d = np.einsum("ni,nij,nj->n", n, stacked["P"][fresh][:, :2, :2], n)
         margin = np.maximum(cfg.crossing_margin_m, cfg.crossing_margin_sigmas * np.sqrt(np.maximum(var_d, 0.0)))
         mem = self._positions.kept()
+        ids = [stacked["id"][k] for k in fresh]
         flip, grown = memory.observe(
-            mem, self._positions.slots([r.track_id for r in fresh]), stacked["t"][rows], d,
+            mem, self._positions.slots(ids), stacked["t"][fresh], d,
             margin, xy, self.fence.in_port(xy), on_line, cfg.crossing_confirm_updates, cfg.loiter_distance_m,
             cfg.loiter_exit_margin_m, max(cfg.straightness_window_s, cfg.loiter_time_s))
         memory.refresh_motion(mem, grown, cfg.straightness_window_s, cfg.straightness_min_span_s, cfg.loiter_time_s)
         flips: dict[str, tuple[str, float, tuple[float, float]]] = {}
         for k in np.flatnonzero(flip).tolist():
-            r, point = fresh[k], on_line[k].tolist()
-            flips[r.track_id] = ("into" if flip[k] > 0 else "out", r.time, (point[0], point[1]))
+            point = on_line[k].tolist()
+            flips[ids[k]] = ("into" if flip[k] > 0 else "out", stacked["time"][fresh[k]], (point[0], point[1]))
         return flips
 
     def _forget(self, track_id: str) -> None:
@@ -229,17 +246,32 @@ class AlertEngine:
         self._positions.drop(track_id)
         self.dismissed.discard(track_id)
 
-    def _context(self, now: float, focus: list[str], alerts: list[str]) -> "rules.Context":
-        """Evaluation context over the groups of the ``focus`` tracks and of these open ``alerts``."""
+    def _context(self, now: float, focus: list[str], alerts: list[str], fresh: list[int], stacked: dict
+                 ) -> tuple["rules.Context", dict[str, tuple[str, float, tuple[float, float]]]]:
+        """Evaluation context over the groups of the ``focus`` tracks and of these open ``alerts``, and the side
+        flips of the updated reports (``_remember``; their memory is updated before the context reads it).
+
+        The updated reports' positions and the context's tracks at ``now`` are measured against the
+        border in one pass (the fence works point by point: the same values as two passes)."""
         cfg = self.config
         xy, v, alive = self._positions.at(now)
         search = GroupSearch(xy, v, alive, cfg.group_distance_m, cfg.group_speed_diff_mps)
         scope = self._focus_slots(focus, alerts, search)
         slots, group = search.reached, search.labels()
         ids = self._positions.ids(slots)
-        cols = self._positions.columns(slots)
-        table = table_at(tuple(ids), cols, now, cfg.animal_prob)
-        feats = border_features(self.fence, table, cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps, self._measured)
+        reported = self._positions.columns(slots, _TABLE_COLUMNS)
+        table = table_at(tuple(ids), reported, now, cfg.animal_prob)
+        events: dict[str, tuple[str, float, tuple[float, float]]] = {}
+        if fresh or table.size:
+            k = len(fresh)
+            d, on_line, n = self.fence.measure(np.concatenate([stacked["x"][fresh][:, :2], table.xy]))
+            if fresh:
+                events = self._remember(fresh, stacked, d[:k], on_line[:k], n[:k])
+            feats = features_at(table, d[k:], on_line[k:], n[k:], cfg.horizon_s, cfg.accel_psd_m2ps3, cfg.min_speed_mps)
+        else:
+            feats = features_at(table, np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2)), cfg.horizon_s,
+                                cfg.accel_psd_m2ps3, cfg.min_speed_mps)
+        cols = self._positions.columns(slots, _MEMORY_COLUMNS)  # the memory as ``_remember`` left it
         inside = self.fence.zone_contains(table.xy)  # (n, z)
         threshold = np.full(table.size, cfg.min_existence)
         for j, z in enumerate(self.fence.zones):
@@ -249,7 +281,7 @@ class AlertEngine:
         animal = table.class_idx == CLASSES.index("animal")
         # Labelled: a sensor that names classes (a drone camera) has seen it, and the label is confident. The
         # radar's size cue moves the class probabilities too, but it is too weak to stand in for a look.
-        labelled = cols["looked"] & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
+        labelled = reported["looked"] & (table.class_probs[:, [CLASSES.index("person"), CLASSES.index("vehicle")]].max(axis=1)
                              >= cfg.label_prob)
         # Metres made towards (and into) the protected side since the track was first seen.
         progress = feats.d - cols["deepest_out_m"]
@@ -272,9 +304,10 @@ class AlertEngine:
         near_since = cols["near_since"]
         settled = ((now - near_since >= cfg.loiter_time_s) & (cols["spread_m"] <= cfg.loiter_radius_m)
                    & (cols["farthest_m"] >= cfg.loiter_approach_m))
-        return rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
-                             cols["side"], near_since, cols["crossed_at"], np.stack([cols["crossed_e"], cols["crossed_n"]], axis=1),
-                             alert_scope=scope)
+        ctx = rules.Context(now, table, feats, inside, eligible, animal, threat, via_port, labelled, labels, settled,
+                            cols["side"], near_since, cols["crossed_at"], np.stack([cols["crossed_e"], cols["crossed_n"]], axis=1),
+                            alert_scope=scope)
+        return ctx, events
 
     def _focus_slots(self, focus: list[str], alerts: list[str], search: GroupSearch) -> tuple[str, ...]:
         """Grow ``search`` to the slots of a call; return the open alerts it covers (in id order).

@@ -22,6 +22,7 @@ eta = -d0 / v_n and the crossing point is the border point nearest x_now + v eta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -87,7 +88,7 @@ def table_at(ids: tuple[str, ...], cols: dict[str, np.ndarray], now: float, anim
         return TrackTable((), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 4, 4)), z, np.zeros((0, 4)),
                           z.astype(np.int64), z.astype(np.int64), z.astype(bool), z.astype(bool))
     dt = now - cols["t"]
-    F = np.tile(np.eye(4), (n, 1, 1))
+    F = np.repeat(np.eye(4)[None], n, axis=0)
     F[:, 0, 2] = F[:, 1, 3] = dt
     x = np.einsum("nij,nj->ni", F, cols["x"])
     P = F @ cols["P"] @ np.swapaxes(F, 1, 2)
@@ -133,7 +134,7 @@ class BorderFeatures:
         about 2 m/s after 10 s of radar): its point ETA -d0 / v_n can be off by a
         factor of two, and the range says so. inf: not reached within ``t_max_s``.
         """
-        t = np.linspace(0.0, t_max_s, steps + 1)  # (T,)
+        t = _grid(t_max_s, steps)  # (T,)
         p = p_across(self.d[rows, None], self.v_n[rows, None], self.var_d[rows, None], self.cov_dv[rows, None],
                      self.var_v[rows, None], accel_psd, t[None, :])  # (k, T)
         q = np.asarray(probs, dtype=float)[None, :]  # (1, J): all levels in one pass
@@ -159,6 +160,14 @@ class BorderFeatures:
         if go.any():
             out[go] = fence.nearest_on_line(self.ahead[rows][go])
         return out
+
+
+@lru_cache(maxsize=8)
+def _grid(t_max_s: float, steps: int) -> FloatArray:
+    """``np.linspace(0, t_max_s, steps + 1)``, made once (read only): the same grid every call."""
+    t = np.linspace(0.0, t_max_s, steps + 1)
+    t.flags.writeable = False
+    return t
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,15 @@ def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd:
     if t.size == 0:
         e = np.zeros(0)
         return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
-    d, on_line, n = measure(fence, t, known)
+    return features_at(t, *measure(fence, t, known), horizon_s, accel_psd, min_speed)
+
+
+def features_at(t: TrackTable, d: FloatArray, on_line: FloatArray, n: FloatArray, horizon_s: float, accel_psd: float,
+                min_speed: float) -> BorderFeatures:
+    """``border_features`` of a table already measured against the border (``Geofence.measure`` of ``t.xy``)."""
+    if t.size == 0:
+        e = np.zeros(0)
+        return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
     v_n = np.einsum("nd,nd->n", t.v, n)
     var_d = np.einsum("ni,nij,nj->n", n, t.P[:, :2, :2], n)
     cov_dv = np.einsum("ni,nij,nj->n", n, t.P[:, :2, 2:], n)

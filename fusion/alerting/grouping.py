@@ -26,14 +26,16 @@ IntArray = NDArray[np.int64]
 _CELL_SLACK = 1e-9
 
 
-def _linked(xy: NDArray[np.float64], v: NDArray[np.float64], i: IntArray, j: IntArray,
-            distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
-    """The link test of the module doc for row pairs (i, j): close and moving alike.
+def _linked(xv: NDArray[np.float64], i: IntArray, j: IntArray, distance_m: float, speed_diff_mps: float) -> NDArray[np.bool_]:
+    """The link test of the module doc for row pairs (i, j) of ``xv`` (east, north, v east, v north): close and moving alike.
 
-    Norms as ``np.linalg.norm(axis=-1)`` computes them (sqrt of the reduced squares), without its call overhead.
+    Norms as ``np.linalg.norm(axis=-1)`` computes them (sqrt of the reduced squares: for two
+    components, the first square plus the second), both pairs of components in one pass.
     """
-    dxy, dv = xy[i] - xy[j], v[i] - v[j]
-    return (np.sqrt(np.add.reduce(dxy * dxy, axis=-1)) < distance_m) & (np.sqrt(np.add.reduce(dv * dv, axis=-1)) < speed_diff_mps)
+    diff = xv[i] - xv[j]
+    sq = diff * diff
+    norm = np.sqrt(sq[:, 0::2] + sq[:, 1::2])  # (m, 2): distance m, velocity difference m/s
+    return (norm[:, 0] < distance_m) & (norm[:, 1] < speed_diff_mps)
 
 
 class GroupSearch:
@@ -46,13 +48,14 @@ class GroupSearch:
 
     def __init__(self, xy: NDArray[np.float64], v: NDArray[np.float64], alive: NDArray[np.bool_],
                  distance_m: float, speed_diff_mps: float) -> None:
-        self._xy, self._v = xy, v
+        self._xv = np.concatenate([xy, v], axis=1)  # (rows, 4): one gather per side of a candidate pair
         self._distance_m, self._speed_diff_mps = distance_m, speed_diff_mps
         self._reached = np.zeros(alive.size, dtype=bool)
         self._src: list[IntArray] = []  # links found, both directions (src, dst rows)
         self._dst: list[IntArray] = []
         # Cell (i, j) of a row has key i * width + j - lo_y, with a free cell row below and above the
-        # occupied ones, so the 9 cells around a row have keys key + dx * width + dy, never aliased.
+        # occupied ones, so the 9 cells around a row have keys key + dx * width + dy, never aliased:
+        # for each dx, the three dy are consecutive keys, one run of the sorted rows.
         live = np.flatnonzero(alive)
         cell = np.floor(xy[live] / (distance_m * (1.0 + _CELL_SLACK))).astype(np.int64)
         lo_y = int(cell[:, 1].min(initial=0)) - 1
@@ -61,7 +64,7 @@ class GroupSearch:
         self._key[live] = cell[:, 0] * width + (cell[:, 1] - lo_y)
         self._rows = live[np.argsort(self._key[live])]  # alive rows by cell key
         self._sorted = self._key[self._rows]
-        self._around = np.array([dx * width + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+        self._around = np.array([-width - 1, -1, width - 1], dtype=np.int64)  # first key of each run
 
     @property
     def reached(self) -> IntArray:
@@ -75,13 +78,13 @@ class GroupSearch:
         while frontier.size:
             near = (self._key[frontier][:, None] + self._around[None, :]).ravel()
             lo = np.searchsorted(self._sorted, near, side="left")
-            n = np.searchsorted(self._sorted, near, side="right") - lo
+            n = np.searchsorted(self._sorted, near + 2, side="right") - lo  # the run's three cells
             total = int(n.sum())
-            # Rows of every neighbouring cell, flattened: position k of cell c reads _rows[lo[c] + k].
+            # Rows of every neighbouring run, flattened: position k of run c reads _rows[lo[c] + k].
             start = np.cumsum(n) - n
             dst = self._rows[np.repeat(lo - start, n) + np.arange(total)]
             src = np.repeat(np.repeat(frontier, self._around.size), n)
-            link = _linked(self._xy, self._v, src, dst, self._distance_m, self._speed_diff_mps)
+            link = _linked(self._xv, src, dst, self._distance_m, self._speed_diff_mps)
             self._src.append(src[link])
             self._dst.append(dst[link])
             frontier = self._take(dst[link])

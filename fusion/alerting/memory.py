@@ -171,7 +171,7 @@ def refresh_motion(mem: dict[str, np.ndarray], slots: IntArray, motion_window_s:
     for batch in by_spread.values():
         at = np.array([slot for slot, _ in batch], dtype=np.int64)
         xy = np.array([rows for _, rows in batch])[:, :, 1:]  # (g, k, 2)
-        off = xy - xy.mean(axis=1)[:, None, :]
+        off = xy - (np.add.reduce(xy, axis=1) / xy.shape[1])[:, None, :]  # xy.mean(axis=1)'s arithmetic
         mem["spread_m"][at] = np.max(np.sqrt(np.add.reduce(off * off, axis=2)), axis=1)
 
 

@@ -12,7 +12,9 @@ a restacking of the ~150 focus reports it evaluates.
 Slots are kept in track-id order (the order the engine has always evaluated tracks in,
 which fixes group numbering and so alert numbering). A deleted track leaves a dead
 slot; the slots are compacted once a quarter of them are dead, so a deletion does not
-cost a rebuild of the whole index.
+cost a rebuild of the whole index. The columns keep spare rows past the used slots
+(twice the slots when they run out), so new tracks, which arrive with most calls, are
+written in place rather than appended by a copy of every column.
 
 An owner may keep columns of its own per slot (``kept``: the alerting memory), which
 follow the slots through rebuilds and are never written from reports.
@@ -20,7 +22,7 @@ follow the slots through rebuilds and are never written from reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,14 +80,14 @@ class PositionCache:
     def __len__(self) -> int:
         return len(self._slot)
 
-    def put(self, reports: list[TrackReport]) -> dict[str, np.ndarray]:
+    def put(self, reports: list[TrackReport], ids: list[str] | None = None) -> dict[str, np.ndarray]:
         """Insert or refresh these tracks' states (a track reported more than once: its last report).
 
         Returns the reports' ``stack_reports`` columns, a row per report as given (the caller's
-        own arrays of them, stacked once).
+        own arrays of them, stacked once). ``ids``: the reports' track ids, when the caller has them.
         """
         stacked = stack_reports(reports, self._labellers)
-        last = dict(zip([r.track_id for r in reports], range(len(reports))))  # one write per slot: numpy leaves repeats unordered
+        last = dict(zip([r.track_id for r in reports] if ids is None else ids, range(len(reports))))  # one write per slot: numpy leaves repeats unordered
         old, slots, new = self._split(last)
         if old:
             whole = len(old) == len(reports)  # each report refreshes a slot of its own, in report order: no gather
@@ -95,10 +97,13 @@ class PositionCache:
             return stacked
         start = len(self._ids)
         self._ids += [tid for tid, _ in new]
+        end = len(self._ids)
+        if end > self._alive.size:
+            self._reserve(2 * end)
         rows = [k for _, k in new]
-        added = {name: col[rows] for name, col in stacked.items()} | (self._new_kept(len(new)) if self._new_kept is not None else {})
-        self._cols = {name: np.concatenate([col, added[name]]) for name, col in self._cols.items()}
-        self._alive = np.concatenate([self._alive, np.ones(len(new), dtype=bool)])
+        for name, col in stacked.items():
+            self._cols[name][start:end] = col[rows]
+        self._alive[start:end] = True
         if start and self._ids[start - 1] > self._ids[start]:  # new ids usually sort last (serials rise)
             self._rebuild(sorted(np.flatnonzero(self._alive).tolist(), key=self._ids.__getitem__))
         else:
@@ -122,6 +127,15 @@ class PositionCache:
         new.sort()
         return old, np.array(slots, dtype=np.int64), new
 
+    def _reserve(self, capacity: int) -> None:
+        """Room for ``capacity`` slots: new tracks then take spare rows (kept columns already as for a
+        track not seen yet) instead of a copy of every column per call that brings some."""
+        extra = capacity - self._alive.size
+        spare = self._new_kept(extra) if self._new_kept is not None else {}
+        self._cols = {name: np.concatenate([col, spare[name] if name in spare else np.zeros((extra, *col.shape[1:]), col.dtype)])
+                      for name, col in self._cols.items()}
+        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])  # spare rows hold no track
+
     def drop(self, track_id: str) -> None:
         slot = self._slot.pop(track_id, None)
         if slot is None:
@@ -133,30 +147,35 @@ class PositionCache:
 
     def at(self, now: float) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """Per slot: positions (s, 2) m and velocities (s, 2) m/s at ``now`` (constant velocity), and alive."""
-        x = self._cols["x"]
-        dt = (now - self._cols["t"])[:, None]
-        return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive
+        n = len(self._ids)
+        x = self._cols["x"][:n]
+        dt = (now - self._cols["t"][:n])[:, None]
+        return x[:, :2] + x[:, 2:] * dt, x[:, 2:], self._alive[:n]
 
-    def columns(self, slots: IntArray) -> dict[str, np.ndarray]:
-        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``."""
-        return {name: col[slots] for name, col in self._cols.items()}
+    def columns(self, slots: IntArray, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """These slots' last reports (the ``stack_reports`` columns) and kept columns, row-aligned with ``slots``
+        (only the ``names`` given: a call gathers what it reads)."""
+        if names is None:
+            return {name: col[slots] for name, col in self._cols.items()}
+        return {name: self._cols[name][slots] for name in names}
 
     def kept(self) -> dict[str, np.ndarray]:
         """The owner's columns, per slot, to update in place (valid until the next ``put`` or ``drop``)."""
         return {name: self._cols[name] for name in self._kept_names}
 
     def ids(self, slots: IntArray) -> list[str]:
-        return [self._ids[i] for i in slots.tolist()]
+        return list(map(self._ids.__getitem__, slots.tolist()))
 
     def slots(self, ids: list[str]) -> IntArray:
         return np.fromiter(map(self._slot.__getitem__, ids), np.int64, len(ids))
 
     def live_slots(self) -> IntArray:
-        return np.flatnonzero(self._alive)
+        return np.flatnonzero(self._alive[:len(self._ids)])
 
     def stale(self, now: float, limit_s: float) -> list[str]:
         """Tracks not reported for more than ``limit_s`` seconds."""
-        return self.ids(np.flatnonzero(self._alive & (now - self._cols["t"] > limit_s)))
+        n = len(self._ids)
+        return self.ids(np.flatnonzero(self._alive[:n] & (now - self._cols["t"][:n] > limit_s)))
 
     def _rebuild(self, keep: list[int]) -> None:
         """Keep these slots, in this order."""

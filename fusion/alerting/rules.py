@@ -132,7 +132,7 @@ class _GroupStats:
         flat = np.concatenate(groups)
         size = _sizes(groups)
         starts = np.cumsum(size) - size
-        self.flat, self.starts = flat, starts
+        self.flat, self.starts, self.size = flat, starts, size
         # Members side by side (groups, 1 + largest size), after a +0.0 and padded with -0.0 (x + -0.0 == x, even
         # for x = +-0.0), summed by a running sum: a.sum(axis=0)'s order over each group's (k, 2) rows, from +0.0.
         pos = np.arange(int(size.max()) + 1)
@@ -161,6 +161,15 @@ class _GroupStats:
                 if eng.fence.zones[j].kind != "port_of_entry":
                     for g in np.flatnonzero(inside[:, j]).tolist():
                         self.zone[g] = eng.fence.zones[j].id
+
+    def argmax(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Per group: the row of its first largest value (``np.argmax``'s pick, a NaN first), for all groups at once."""
+        if self.flat.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        v = values[self.flat]
+        top = np.repeat(np.maximum.reduceat(v, self.starts), self.size)
+        first = np.flatnonzero((v == top) | np.isnan(v))
+        return self.flat[first[np.searchsorted(first, self.starts)]]
 
     def any(self, rows_true: NDArray[np.bool_]) -> NDArray[np.bool_]:
         """Per group: any member true (``rows_true`` per row of the context)."""
@@ -223,7 +232,9 @@ def _in_situation(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
     ids = eng.alerts if ctx.alert_scope is None else (*ctx.alert_scope, *eng.opened)
     held = {tid for aid in ids if (a := eng.alerts.get(aid)) is not None and a.kind in CROSSING_FAMILY
             for tid in a.track_ids}
-    return np.array([tid in held for tid in ctx.table.ids], dtype=bool)
+    row_of, out = ctx.row_of, np.zeros(ctx.table.size, dtype=bool)
+    out[[i for tid in held if (i := row_of.get(tid)) is not None]] = True  # a lookup per held track, not per row
+    return out
 
 
 def _dismissed(eng: "AlertEngine", ctx: Context) -> NDArray[np.bool_]:
@@ -257,11 +268,11 @@ def crossing_situations(eng: "AlertEngine", ctx: Context, flips: dict[str, tuple
     at_line = (side <= 0) & (f.d > -margin) & (f.v_n > cfg.min_speed_mps)
     carried: set[str] = set()
     live = _live_groups(eng, ctx, groups, owner, p, side, flips)
-    bests = np.array([int(groups[g][np.argmax(p[groups[g]])]) for g in live], dtype=np.int64)
+    stats = _GroupStats(eng, ctx, [groups[g] for g in live])
+    bests = stats.argmax(p)
     # One line projection and one grid of crossing times for all groups, read per group as Python floats.
     best_xy = f.crossing_xy(eng.fence, bests).tolist()
     eta_ranges = f.eta_range(bests, cfg.accel_psd_m2ps3, 2.0 * cfg.horizon_s).tolist()
-    stats = _GroupStats(eng, ctx, [groups[g] for g in live])
     crossed = _recent_crossings(eng, ctx, stats.flat)
     near_line = stats.any(at_line).tolist() if live else []
     all_back = stats.all(side < 0).tolist() if live else []
