@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -170,37 +169,6 @@ def _grid(t_max_s: float, steps: int) -> FloatArray:
     return t
 
 
-@dataclass(frozen=True)
-class Measured:
-    """Border geometry already measured at some tracks' positions (the updated ones, this call)."""
-
-    ids: list[str]
-    xy: FloatArray  # (k, 2)
-    d: FloatArray  # (k,) signed distance
-    on_line: FloatArray  # (k, 2) nearest border point
-    normal: FloatArray  # (k, 2)
-
-
-def measure(fence: Geofence, t: TrackTable, known: Measured | None) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(signed distance, nearest border point, normal) of every row; rows at exactly a known
-    position reuse it (shapely works point by point, so the values are the same)."""
-    todo = np.ones(t.size, dtype=bool)
-    d, on_line, n = np.empty(t.size), np.empty((t.size, 2)), np.empty((t.size, 2))
-    if known is not None and known.ids:
-        index = dict(zip(known.ids, range(len(known.ids))))
-        src = np.fromiter(map(index.get, t.ids, repeat(-1)), np.int64, t.size)  # -1: not measured
-        rows = np.flatnonzero(src >= 0)
-        if rows.size:
-            src = src[rows]
-            same = np.all(t.xy[rows] == known.xy[src], axis=1)
-            rows, src = rows[same], src[same]
-            d[rows], on_line[rows], n[rows] = known.d[src], known.on_line[src], known.normal[src]
-            todo[rows] = False
-    if todo.any():
-        d[todo], on_line[todo], n[todo] = fence.measure(t.xy[todo])
-    return d, on_line, n
-
-
 def p_across(d: FloatArray, v_n: FloatArray, var_d: FloatArray, cov_dv: FloatArray, var_v: FloatArray,
              accel_psd: float, t: float | FloatArray) -> FloatArray:
     """P(d(t) > 0): the track on the protected side ``t`` seconds from now (module doc), broadcast."""
@@ -208,12 +176,12 @@ def p_across(d: FloatArray, v_n: FloatArray, var_d: FloatArray, cov_dv: FloatArr
     return ndtr((d + v_n * t) / np.sqrt(np.maximum(var, 1e-6)))
 
 
-def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float,
-                    known: Measured | None = None) -> BorderFeatures:
+def border_features(fence: Geofence, t: TrackTable, horizon_s: float, accel_psd: float, min_speed: float) -> BorderFeatures:
+    """``features_at`` of a table not yet measured against the border."""
     if t.size == 0:
         e = np.zeros(0)
         return BorderFeatures(e, e, np.zeros((0, 2)), e, e, e, np.zeros((0, 2)), np.zeros((0, 2)), e, e, e)
-    return features_at(t, *measure(fence, t, known), horizon_s, accel_psd, min_speed)
+    return features_at(t, *fence.measure(t.xy), horizon_s, accel_psd, min_speed)
 
 
 def features_at(t: TrackTable, d: FloatArray, on_line: FloatArray, n: FloatArray, horizon_s: float, accel_psd: float,
