@@ -169,9 +169,13 @@ class LocalFrame:
         frame minus this angle (meridian convergence, ~ dlon * sin(lat); 0.21 deg at
         20 km east of the origin at 49 N, which matters for a 0.5 deg radar).
         """
-        local_rot = _enu_rotation(np.radians(np.asarray(lat_deg, dtype=float)), np.radians(np.asarray(lon_deg, dtype=float)))
-        # True north at the point, expressed in this frame.
-        north_here = local_rot[..., 1, :] @ self._rot.T
+        lat = np.radians(np.asarray(lat_deg, dtype=float))
+        lon = np.radians(np.asarray(lon_deg, dtype=float))
+        sl, cl = np.sin(lat), np.cos(lat)
+        so, co = np.sin(lon), np.cos(lon)
+        # True north at the point (the north row of ``_enu_rotation``, alone), expressed in this frame.
+        north = np.stack([-sl * co, -sl * so, cl + np.zeros_like(sl * so)], axis=-1)
+        north_here = north @ self._rot.T
         return np.arctan2(north_here[..., 0], north_here[..., 1])
 
 
