@@ -62,18 +62,17 @@ def _round(a: np.ndarray, nd: int) -> list:
 
 
 class _TrackColumns(NamedTuple):
-    """The numbers of a batch of track messages, rounded as on the wire (Python floats, cov an array)."""
+    """The numbers of a batch of track messages, rounded as on the wire (float arrays)."""
 
-    lat: list[float]
-    lon: list[float]
-    vel_east: list[float]
-    vel_north: list[float]
+    lat: np.ndarray
+    lon: np.ndarray
+    vel_east: np.ndarray
+    vel_north: np.ndarray
     cov: np.ndarray  # (n, 2, 2) m^2, rounded to 0.01
-    existence: list[float]
-    speed: list[float]
-    heading: list[float]
+    existence: np.ndarray
+    speed: np.ndarray
+    heading: np.ndarray
     classes: list[str]
-    model_probs: list[list[float] | None]
 
 
 def _track_columns(reports: Sequence[TrackReport], site: Site) -> _TrackColumns:
@@ -97,9 +96,9 @@ def _track_columns(reports: Sequence[TrackReport], site: Site) -> _TrackColumns:
     heading = np.round(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0, 1) % 360.0
     classes = [CLASSES[k] for k in np.argmax(np.array([r.class_probs for r in reports], dtype=float), axis=1).tolist()]
     return _TrackColumns(
-        lat.tolist(), lon.tolist(), _round(vel[:, 0], 3), _round(vel[:, 1], 3), np.round(cov, 2) + 0.0,
-        _round(np.array([r.existence for r in reports], dtype=float), 3), _round(speed, 3), (heading + 0.0).tolist(),
-        classes, _model_probs(reports),
+        lat, lon, np.round(vel[:, 0], 3) + 0.0, np.round(vel[:, 1], 3) + 0.0, np.round(cov, 2) + 0.0,
+        np.round(np.array([r.existence for r in reports], dtype=float), 3) + 0.0, np.round(speed, 3) + 0.0,
+        heading + 0.0, classes,
     )
 
 
@@ -116,8 +115,8 @@ def track_payloads(reports: Sequence[TrackReport], site: Site) -> list[dict]:
     times: dict[float, str] = {}  # the reports of a batch share a few times
     out: list[dict] = []
     for r, la, lo, ve, vn, cv, ex, sp, hd, cl, mp in zip(
-        reports, c.lat, c.lon, c.vel_east, c.vel_north, c.cov.tolist(), c.existence, c.speed, c.heading, c.classes,
-        c.model_probs,
+        reports, c.lat.tolist(), c.lon.tolist(), c.vel_east.tolist(), c.vel_north.tolist(), c.cov.tolist(),
+        c.existence.tolist(), c.speed.tolist(), c.heading.tolist(), c.classes, _model_probs(reports),
     ):
         iso = times.get(r.time)
         if iso is None:
@@ -165,7 +164,7 @@ def track_bodies(reports: Sequence[TrackReport], site: Site) -> list[bytes]:
             list(map(_time_spelled, [r.time for r in reports])),
             list(map(_status_spelled, [r.status for r in reports])),
             *map(_spelled, (c.lat, c.lon, c.vel_east, c.vel_north)),
-            *(_spelled(c.cov[:, i, j].tolist()) for i, j in ((0, 0), (0, 1), (1, 0), (1, 1))),
+            *(_spelled(c.cov[:, i, j]) for i, j in ((0, 0), (0, 1), (1, 0), (1, 1))),
             _spelled(c.existence),
             list(map(_repeated_spelled, c.classes)),
             list(map(_repeated_spelled, [r.sensors for r in reports])),  # a tuple is spelled as the list it becomes
@@ -176,16 +175,19 @@ def track_bodies(reports: Sequence[TrackReport], site: Site) -> list[bytes]:
         ]
     except (orjson.JSONEncodeError, TypeError):  # TypeError: an unhashable field (a list of sensors)
         return [canonical_json(p) for p in track_payloads(reports, site)]
-    have = [mp for mp in c.model_probs if mp is not None]
+    mode_probs = [r.model_probs for r in reports]
+    have = [mp for mp in mode_probs if mp is not None]
     if not have:
         return [_TRACK_FMT % row for row in zip(*columns)]
-    probs = orjson.dumps(have)[2:-2].split(b"],[")  # rows of numbers: "],[" only between rows
+    probs = _spelled_rows(have)
+    if probs is None:
+        return [canonical_json(p) for p in track_payloads(reports, site)]
     if len(have) == len(reports):
         return [_TRACK_FMT_PROBS % row for row in zip(*columns, probs)]
     it = iter(probs)
     return [
         _TRACK_FMT % row if mp is None else _TRACK_FMT_PROBS % (*row, next(it))
-        for row, mp in zip(zip(*columns), c.model_probs)
+        for row, mp in zip(zip(*columns), mode_probs)
     ]
 
 
@@ -199,9 +201,30 @@ _TRACK_FMT = _TRACK_FMT_HEAD + b"}"
 _TRACK_FMT_PROBS = _TRACK_FMT_HEAD + b',"model_probs":[%s]}'
 
 
-def _spelled(numbers: list) -> list[bytes]:
-    """orjson's spelling of each number of a non-empty list (one ``dumps``; numbers hold no comma)."""
+def _spelled(numbers: list | np.ndarray) -> list[bytes]:
+    """orjson's spelling of each number of a non-empty list or 1-d array (one ``dumps``; numbers hold no comma).
+
+    orjson spells a float64 array element as the Python float it would become
+    (tests/test_wire_bodies.py), without making the floats.
+    """
+    if isinstance(numbers, np.ndarray):
+        return orjson.dumps(np.ascontiguousarray(numbers), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
     return orjson.dumps(numbers)[1:-1].split(b",")
+
+
+def _spelled_rows(probs: list) -> list[bytes] | None:
+    """orjson's spelling of each row of mode probabilities as ``_model_probs`` rounds them, without the brackets.
+
+    One array and one ``dumps``, cut at ``],[`` (which only separates rows of numbers);
+    None when the rows do not make one 2-d array (mode counts differ).
+    """
+    try:
+        rows = np.round(np.array(probs, dtype=float), 3) + 0.0
+    except ValueError:  # ragged
+        return None
+    if rows.ndim != 2:
+        return None
+    return orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].split(b"],[")
 
 
 #: orjson's spelling of values that recur from batch to batch (classes, sensor sets, sectors, times, statuses),

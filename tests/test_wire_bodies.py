@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,3 +64,13 @@ def test_track_bodies_are_the_canonical_json_of_the_payloads(rows: list[dict], s
 
 def test_no_reports_no_bodies() -> None:
     assert track_bodies([], SITE) == []
+
+
+def test_orjson_spells_array_elements_as_the_python_floats_they_become() -> None:
+    """``track_bodies`` spells float64 arrays directly; ``canonical_json`` of the payload, their ``tolist()``."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**64, 200_000, dtype=np.uint64).view(np.float64)  # every exponent
+    rounded = np.round(rng.normal(0.0, 10.0 ** rng.integers(-8, 9, 200_000)), rng.integers(0, 8)) + 0.0
+    special = np.array([0.0, -0.0, 5e-324, 1e-7, 1e-5, 1e15, 1e16, 1e21, 1.7976931348623157e308, np.nan, np.inf])
+    for a in (bits, rounded, special):
+        assert orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(a.tolist())
