@@ -76,7 +76,9 @@ def _zhu(ecef: ArrayLike) -> tuple[FloatArray, ...]:
     return x, y, z, r, z2, d2, v
 
 
-def _zhu_lat_lon(x: FloatArray, y: FloatArray, z: FloatArray, r: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _zhu_lat_lon(
+    x: FloatArray, y: FloatArray, z: FloatArray, r: FloatArray, v: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     a, b = WGS84_A, WGS84_B
     ep2 = (a**2 - b**2) / b**2  # second eccentricity squared
     z0 = b**2 * z / (a * v)
