@@ -439,7 +439,7 @@ class Pipeline:
                 self._published[r.track_id] = (r.time, str(r.status))
                 publish.append(r)
         topic, qos = self.topics.tracks(sector), self.config.track_qos  # every report here is this sector tracker's
-        out = [Outbound(topic, canonical_json(body), qos, False, "track") for body in wire_out.track_payloads(publish, self.site)]
+        out = [Outbound(topic, body, qos, False, "track") for body in wire_out.track_bodies(publish, self.site)]
         gone = {r.track_id for r in reports if r.status == TrackStatus.DELETED}
         if gone:  # a track that ended later in the batch: alerting sees only its end
             reports = [r for r in reports if r.status == TrackStatus.DELETED or r.track_id not in gone]

@@ -36,34 +36,60 @@ def geodetic_to_ecef(lat_deg: ArrayLike, lon_deg: ArrayLike, alt_m: ArrayLike = 
     x = (n + h) * cos_lat * np.cos(lon)
     y = (n + h) * cos_lat * np.sin(lon)
     z = (n * (1.0 - WGS84_E2) + h) * sin_lat
+    return _stack3(x, y, z)
+
+
+def _stack3(x: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
+    """(..., 3) from three coordinate arrays, broadcast only when their shapes differ (a copy either way)."""
+    if x.shape == y.shape == z.shape:
+        return np.stack((x, y, z), axis=-1)
     return np.stack(np.broadcast_arrays(x, y, z), axis=-1)
 
 
 def ecef_to_geodetic(ecef: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
     """ECEF metres (..., 3) -> (lat_deg, lon_deg, alt_m), Zhu's closed form."""
+    x, y, z, r, z2, d2, v = _zhu(ecef)
+    lat, lon = _zhu_lat_lon(x, y, z, r, v)
+    return lat, lon, _zhu_alt(z2, d2, v)
+
+
+def _zhu(ecef: ArrayLike) -> tuple[FloatArray, ...]:
+    """The terms of Zhu's solution that latitude, longitude and altitude share (each computed once)."""
     xyz = np.asarray(ecef, dtype=float)
     x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
     a, b, e2 = WGS84_A, WGS84_B, WGS84_E2
-    ep2 = (a**2 - b**2) / b**2  # second eccentricity squared
     r2 = x**2 + y**2
     r = np.sqrt(r2)
+    z2 = z**2
     big_e2 = a**2 - b**2
-    f = 54.0 * b**2 * z**2
-    g = r2 + (1.0 - e2) * z**2 - e2 * big_e2
+    f = 54.0 * b**2 * z2
+    g = r2 + (1.0 - e2) * z2 - e2 * big_e2
     c = e2**2 * f * r2 / g**3
     s = np.cbrt(1.0 + c + np.sqrt(c**2 + 2.0 * c))
     p = f / (3.0 * (s + 1.0 / s + 1.0) ** 2 * g**2)
     q = np.sqrt(1.0 + 2.0 * e2**2 * p)
     r0 = -(p * e2 * r) / (1.0 + q) + np.sqrt(
-        0.5 * a**2 * (1.0 + 1.0 / q) - p * (1.0 - e2) * z**2 / (q * (1.0 + q)) - 0.5 * p * r2
+        0.5 * a**2 * (1.0 + 1.0 / q) - p * (1.0 - e2) * z2 / (q * (1.0 + q)) - 0.5 * p * r2
     )
-    u = np.sqrt((r - e2 * r0) ** 2 + z**2)
-    v = np.sqrt((r - e2 * r0) ** 2 + (1.0 - e2) * z**2)
+    d2 = (r - e2 * r0) ** 2
+    v = np.sqrt(d2 + (1.0 - e2) * z2)
+    return x, y, z, r, z2, d2, v
+
+
+def _zhu_lat_lon(
+    x: FloatArray, y: FloatArray, z: FloatArray, r: FloatArray, v: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    a, b = WGS84_A, WGS84_B
+    ep2 = (a**2 - b**2) / b**2  # second eccentricity squared
     z0 = b**2 * z / (a * v)
-    alt = u * (1.0 - b**2 / (a * v))
     lat = np.arctan((z + ep2 * z0) / r)
     lon = np.arctan2(y, x)
-    return np.degrees(lat), np.degrees(lon), alt
+    return np.degrees(lat), np.degrees(lon)
+
+
+def _zhu_alt(z2: FloatArray, d2: FloatArray, v: FloatArray) -> FloatArray:
+    u = np.sqrt(d2 + z2)
+    return u * (1.0 - WGS84_B**2 / (WGS84_A * v))
 
 
 def _enu_rotation(lat_rad: ArrayLike, lon_rad: ArrayLike) -> FloatArray:
@@ -134,9 +160,9 @@ class LocalFrame:
         e = np.asarray(east_m, dtype=float)
         n = np.asarray(north_m, dtype=float)
         up = -self.origin_alt_m - (e**2 + n**2) / (2.0 * WGS84_A)
-        _, _, alt = self.to_geodetic(np.stack(np.broadcast_arrays(e, n, up), axis=-1))
-        lat, lon, _ = self.to_geodetic(np.stack(np.broadcast_arrays(e, n, up - alt), axis=-1))
-        return lat, lon
+        _, _, _, _, z2, d2, v = _zhu(self.enu_to_ecef(_stack3(e, n, up)))
+        x, y, z, r, _, _, v = _zhu(self.enu_to_ecef(_stack3(e, n, up - _zhu_alt(z2, d2, v))))
+        return _zhu_lat_lon(x, y, z, r, v)
 
     def grid_rotation_rad(self, lat_deg: ArrayLike, lon_deg: ArrayLike) -> FloatArray:
         """Angle (radians) from this frame's north axis to true north at a point.
@@ -145,9 +171,13 @@ class LocalFrame:
         frame minus this angle (meridian convergence, ~ dlon * sin(lat); 0.21 deg at
         20 km east of the origin at 49 N, which matters for a 0.5 deg radar).
         """
-        local_rot = _enu_rotation(np.radians(np.asarray(lat_deg, dtype=float)), np.radians(np.asarray(lon_deg, dtype=float)))
-        # True north at the point, expressed in this frame.
-        north_here = local_rot[..., 1, :] @ self._rot.T
+        lat = np.radians(np.asarray(lat_deg, dtype=float))
+        lon = np.radians(np.asarray(lon_deg, dtype=float))
+        sl, cl = np.sin(lat), np.cos(lat)
+        so, co = np.sin(lon), np.cos(lon)
+        # True north at the point (the north row of ``_enu_rotation``, alone), expressed in this frame.
+        north = np.stack([-sl * co, -sl * so, cl + np.zeros_like(sl * so)], axis=-1)
+        north_here = north @ self._rot.T
         return np.arctan2(north_here[..., 0], north_here[..., 1])
 
 
