@@ -11,7 +11,8 @@ snapshot the service would write at that moment: time to build it
 (``Pipeline.snapshot``), time to encode it as JSON, and its size. This separates the
 pipeline's own cost from the broker, journal and CPU sharing that ``load.py`` measures
 as a whole. ``--stages`` adds the time per message of each stage (tracker steps, alerting
-calls, track payloads, JSON encoding, validation, sector routing), timed around those calls,
+calls, track messages (payload bytes), JSON encoding of the other messages, validation,
+sector routing), timed around those calls,
 and how many alerting calls 1,000 messages cost (``--batch-period 0``: one per scan part).
 ``--late-scan`` delivers one message three quarters into the run 0.25 s late (after later
 scans went to the tracker) and reports the time to handle it: the tracker's out-of-sequence
@@ -78,7 +79,7 @@ def _clock_stages(pipeline: Pipeline) -> StageClock:
     for sector in pipeline.sectors:
         clock.wrap(pipeline.trackers[sector], "step", "tracker step")
         clock.wrap(pipeline.alerting[sector], "on_tracks", "alerting")
-    clock.wrap(pipeline_module.wire_out, "track_payloads", "track payloads")
+    clock.wrap(pipeline_module.wire_out, "track_bodies", "track messages")
     clock.wrap(pipeline_module, "canonical_json", "JSON encoding")
     clock.wrap(pipeline_module, "parse_inbound", "validation")
     clock.wrap(pipeline, "_route", "sector routing")
@@ -137,7 +138,7 @@ def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig,
     if clock is not None:
         clock.unwrap()
         half = len(msgs) - len(msgs) // 2
-        for stage in ("tracker step", "alerting", "track payloads", "JSON encoding", "validation", "sector routing"):
+        for stage in ("tracker step", "alerting", "track messages", "JSON encoding", "validation", "sector routing"):
             row[f"ms_per_message_{stage.replace(' ', '_')}"] = round(1000.0 * clock.seconds[stage] / half, 2)
         row["alerting_calls_per_1000_messages"] = round(1000 * clock.calls["alerting"] / half)
     return row | speed
