@@ -54,10 +54,6 @@ class TrackTable:
     def size(self) -> int:
         return len(self.ids)
 
-    @property
-    def class_names(self) -> list[str]:
-        return [CLASSES[i] for i in self.class_idx]
-
 
 def display_class(probs: FloatArray, animal_prob: float) -> NDArray[np.int64]:
     """The class an alert speaks of: ``animal`` only when P(animal) >= ``animal_prob``,
