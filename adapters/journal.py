@@ -164,6 +164,3 @@ class Journal:
     def prune_acked(self) -> int:
         """Drop acknowledged outbound rows (nothing reads them again); returns how many."""
         return self._db.execute("DELETE FROM outbound WHERE acked = 1").rowcount
-
-    def inbound_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM inbound").fetchone()[0])

@@ -93,16 +93,6 @@ class Truth:
     def object_by_id(self) -> dict[str, TruthObject]:
         return {o.id: o for o in self.objects}
 
-    def positions_at(self, t: float) -> tuple[list[str], FloatArray]:
-        """Ids and ENU positions (n, 2) of the objects present at grid time ``t``."""
-        ids, xy = [], []
-        for o in self.objects:
-            i = int(round((t - o.t_start) / self.dt_s))
-            if 0 <= i < len(o.enu):
-                ids.append(o.id)
-                xy.append(o.enu[i])
-        return ids, np.asarray(xy, dtype=float).reshape(-1, 2)
-
 
 def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
     """Half-open index ranges [i, j) where ``mask`` is True."""
