@@ -508,7 +508,7 @@ class Pipeline:
         pending = self._stepped
         return {
             "publish_at": pending.publish_at if pending.steps else None,
-            "steps": [[sector, [_report_to_dict(r) for r in step]] for sector, step in pending.steps],
+            "steps": [[sector, [report_to_dict(r) for r in step]] for sector, step in pending.steps],
             "time": dict(pending.time),
             "indications": {sector: pack_scans(parts) for sector, parts in pending.indications.items()},
         }
@@ -541,24 +541,12 @@ class Pipeline:
         stepped = snap.get("stepped")  # absent in snapshots written before scans stepped ahead of publication
         if stepped and stepped["steps"]:
             p._stepped = _Stepped(
-                steps=[(sector, [_report_from_dict(d) for d in step]) for sector, step in stepped["steps"]],
+                steps=[(sector, [report_from_dict(d) for d in step]) for sector, step in stepped["steps"]],
                 time={k: float(v) for k, v in stepped["time"].items()},
                 indications={k: unpack_scans(v) for k, v in stepped["indications"].items()},
                 publish_at=float(stepped["publish_at"]),
             )
         return p
-
-
-def _report_to_dict(r: TrackReport) -> dict[str, Any]:
-    """``report_to_dict`` plus the IMM mode probabilities, which track messages carry."""
-    d = report_to_dict(r)
-    d["model_probs"] = None if r.model_probs is None else np.asarray(r.model_probs, dtype=float).tolist()
-    return d
-
-
-def _report_from_dict(d: dict[str, Any]) -> TrackReport:
-    mp = d["model_probs"]
-    return replace(report_from_dict(d), model_probs=None if mp is None else np.asarray(mp, dtype=float))
 
 
 def _obs_time(scan: Scan) -> float:

@@ -1,4 +1,6 @@
-"""TrackReport <-> plain JSON-serialisable dict, for alerting and dispatch snapshots."""
+"""TrackReport <-> plain JSON-serialisable dict, for the alerting and pipeline snapshots: every
+field, so that a restored report is the report (the pipeline publishes held reports after a
+restart, and a track message carries the IMM mode probabilities)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ def report_to_dict(r: TrackReport) -> dict[str, object]:
         "P": np.asarray(r.P, dtype=float).tolist(), "existence": float(r.existence),
         "class_probs": np.asarray(r.class_probs, dtype=float).tolist(), "sensors": list(r.sensors),
         "sector": r.sector, "count": int(r.count), "updated": bool(r.updated),
+        "model_probs": None if r.model_probs is None else np.asarray(r.model_probs, dtype=float).tolist(),
     }
 
 
@@ -22,4 +25,5 @@ def report_from_dict(d: dict) -> TrackReport:
         P=np.asarray(d["P"], dtype=float), existence=float(d["existence"]),
         class_probs=np.asarray(d["class_probs"], dtype=float), sensors=tuple(d["sensors"]), sector=d["sector"],
         count=int(d["count"]), updated=bool(d["updated"]),
+        model_probs=None if d.get("model_probs") is None else np.asarray(d["model_probs"], dtype=float),
     )
