@@ -109,13 +109,13 @@ class SectorTracker:
         self.config = config
         self._q = np.asarray(config.mode_q, dtype=float)
         self._q_max = float(self._q.max())
-        self._tau = np.asarray(config.mode_sojourn_s, dtype=float)
-        self._tau_key = tuple(self._tau.tolist())  # what transition_matrices caches its basis by
+        tau = np.asarray(config.mode_sojourn_s, dtype=float)
+        self._tau_key = tuple(tau.tolist())  # what transition_matrices caches its basis by
         self._mu0 = np.asarray(config.mode_init, dtype=float) / np.sum(config.mode_init)
-        self._sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
-        self._sv0_sq = self._sv0**2  # a birth's velocity variance per mode
+        sv0 = np.asarray(config.init_speed_sigma_mps, dtype=float)
+        self._sv0_sq = sv0**2  # a birth's velocity variance per mode
         self._modes = self._q.size
-        if not (self._tau.size == self._mu0.size == self._sv0.size == self._modes):
+        if not (tau.size == self._mu0.size == sv0.size == self._modes):
             raise ValueError("mode_q, mode_sojourn_s, mode_init and init_speed_sigma_mps need one entry per mode")
         if config.association not in ("gnn", "jpda"):
             raise ValueError("association must be 'gnn' or 'jpda'")
@@ -350,16 +350,12 @@ class SectorTracker:
             k = min(int(np.searchsorted(dropped, excess)) + 1, len(self._checkpoints) - 1)
             self._forget_before(k)
             self.counters["window_shrunk"] += 1
-        self._thin_checkpoints()
+        # older than ``recent_checkpoints_s``, checkpoints ``checkpoint_interval_s`` apart
+        self._checkpoints = self._thinned(self.t - self.config.recent_checkpoints_s)
         for key in [k for k, v in self._birth_ids.items() if v[1] < horizon]:
             del self._birth_ids[key]
         for key in [k for k, v in self._ended.items() if v < horizon]:
             del self._ended[key]
-
-    def _thin_checkpoints(self) -> None:
-        """Older than ``recent_checkpoints_s``, keep checkpoints ``checkpoint_interval_s`` apart."""
-        assert self.t is not None
-        self._checkpoints = self._thinned(self.t - self.config.recent_checkpoints_s)
 
     def _thinned(self, cutoff: float) -> list[_Checkpoint]:
         """The checkpoints, those before ``cutoff`` only ``checkpoint_interval_s`` after the one kept
