@@ -56,9 +56,14 @@ def _latlons(site: Site, points: Sequence[np.ndarray | None]) -> list[dict[str, 
     return out
 
 
+def _rounded(a: np.ndarray, nd: int) -> np.ndarray:
+    """Array rounded to ``nd`` decimals, -0.0 normalised to 0.0 (as the wire spells it)."""
+    return np.round(a, nd) + 0.0
+
+
 def _round(a: np.ndarray, nd: int) -> list:
-    """Array rounded to ``nd`` decimals as plain Python floats, -0.0 normalised to 0.0."""
-    return (np.round(a, nd) + 0.0).tolist()
+    """``_rounded`` as plain Python floats."""
+    return _rounded(a, nd).tolist()
 
 
 class _TrackColumns(NamedTuple):
@@ -86,7 +91,7 @@ def _track_columns(reports: Sequence[TrackReport], site: Site) -> _TrackColumns:
     x = _stacked([r.x for r in reports], (slice(0, 4),)).reshape(n, 4)
     P = _stacked([r.P for r in reports], (slice(0, 2), slice(0, 2))).reshape(n, 2, 2)
     lat, lon = site.frame.to_geodetic_2d(x[:, 0], x[:, 1])
-    lat, lon = np.round(lat, 7) + 0.0, np.round(lon, 7) + 0.0
+    lat, lon = _rounded(lat, 7), _rounded(lon, 7)
     gamma = np.atleast_1d(site.frame.grid_rotation_rad(lat, lon))
     c, s = np.cos(gamma), np.sin(gamma)
     Q = np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=-2)  # (n, 2, 2)
@@ -96,8 +101,8 @@ def _track_columns(reports: Sequence[TrackReport], site: Site) -> _TrackColumns:
     heading = np.round(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0, 1) % 360.0
     classes = [CLASSES[k] for k in np.argmax(np.array([r.class_probs for r in reports], dtype=float), axis=1).tolist()]
     return _TrackColumns(
-        lat, lon, np.round(vel[:, 0], 3) + 0.0, np.round(vel[:, 1], 3) + 0.0, np.round(cov, 2) + 0.0,
-        np.round(np.array([r.existence for r in reports], dtype=float), 3) + 0.0, np.round(speed, 3) + 0.0,
+        lat, lon, _rounded(vel[:, 0], 3), _rounded(vel[:, 1], 3), _rounded(cov, 2),
+        _rounded(np.array([r.existence for r in reports], dtype=float), 3), _rounded(speed, 3),
         heading + 0.0, classes,
     )
 
@@ -219,7 +224,7 @@ def _spelled_rows(probs: list) -> list[bytes] | None:
     None when the rows do not make one 2-d array (mode counts differ).
     """
     try:
-        rows = np.round(np.array(probs, dtype=float), 3) + 0.0
+        rows = _rounded(np.array(probs, dtype=float), 3)
     except ValueError:  # ragged
         return None
     if rows.ndim != 2:
