@@ -90,14 +90,16 @@ def _group_of(ctx: Context, groups: list[NDArray[np.int64]], alerts: list[tuple[
     if not groups or not alerts:
         return {}
     group = np.full(ctx.table.size, -1, dtype=np.int64)
-    group[np.concatenate(groups)] = np.repeat(np.arange(len(groups)), _sizes(groups))
+    flat, size, _ = _end_to_end(groups)
+    group[flat] = np.repeat(np.arange(len(groups)), size)
     of_row, row_of = group.tolist(), ctx.row_of
     return {tid: g for _, tracks in alerts for tid in tracks if (i := row_of.get(tid)) is not None and (g := of_row[i]) >= 0}
 
 
-def _sizes(groups: list[NDArray[np.int64]]) -> NDArray[np.int64]:
-    """Member count of each group."""
-    return np.fromiter(map(len, groups), np.int64, len(groups))
+def _end_to_end(groups: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The rows of (non-empty) groups end to end, each group's size and its start there (for ``reduceat``)."""
+    size = np.fromiter(map(len, groups), np.int64, len(groups))
+    return np.concatenate(groups), size, np.cumsum(size) - size
 
 
 def _rows_of(ctx: Context, track_ids: tuple[str, ...]) -> NDArray[np.int64]:
@@ -129,9 +131,7 @@ class _GroupStats:
         if not groups:  # the zone rules' usual case: nothing to reduce
             self.flat, self.starts = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
             return
-        flat = np.concatenate(groups)
-        size = _sizes(groups)
-        starts = np.cumsum(size) - size
+        flat, size, starts = _end_to_end(groups)
         self.flat, self.starts, self.size = flat, starts, size
         # Members side by side (groups, 1 + largest size), after a +0.0 and padded with -0.0 (x + -0.0 == x, even
         # for x = +-0.0), summed by a running sum: a.sum(axis=0)'s order over each group's (k, 2) rows, from +0.0.
@@ -363,9 +363,7 @@ def _live_groups(eng: "AlertEngine", ctx: Context, groups: list[NDArray[np.int64
     if not groups:
         return []
     cfg, t = eng.config, ctx.table
-    flat = np.concatenate(groups)
-    size = _sizes(groups)
-    starts = np.cumsum(size) - size
+    flat, _, starts = _end_to_end(groups)
     recent = (side[flat] > 0) & (ctx.now - ctx.crossed_at[flat] <= cfg.crossing_recent_s)  # NaN -> False
     could = np.maximum.reduceat(p[flat], starts) >= cfg.p_open
     could |= np.logical_or.reduceat(recent, starts)
