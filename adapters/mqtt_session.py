@@ -58,6 +58,16 @@ _client_log.setLevel(logging.ERROR)
 
 OnMessage = Callable[[str, bytes, float], Awaitable[None]]
 
+
+@dataclass
+class Sent:
+    """A publish ``MqttSession.send_now`` handed to one connection: ``acked`` is set on its PUBACK."""
+
+    client: aiomqtt.Client
+    lost: asyncio.Future[None]  # done when that connection ended
+    mid: int
+    acked: asyncio.Event
+
 #: CONNACK codes that mean "this broker does not speak the protocol version you asked for".
 _UNSUPPORTED_VERSION = {132, 1}
 
@@ -321,21 +331,59 @@ class MqttSession:
 
     # ---- publishing -------------------------------------------------------
 
-    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+    def send_now(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> Sent | None:
+        """Hand a QoS 1 PUBLISH to the connection and write it to the socket before returning;
+        ``publish(..., sent=...)`` then awaits its PUBACK. None (nothing sent) when there is
+        no connection.
+
+        Why: ``publish`` sends only once its task runs, and aiomqtt registers the socket
+        write for a later turn of the event loop. Under load each turn waits behind a
+        message's tracker step, so an alert left the service tens of milliseconds after
+        it was journalled. Called synchronously right after the journal commit, the
+        alert is on the wire then.
+        """
+        client, lost = self._client, self._lost
+        if client is None or lost is None or lost.done() or not self._ready.is_set():
+            return None
+        paho_client = client._client  # aiomqtt's paho client: see the module doc
+        if paho_client.socket() is None:
+            return None
+        info = paho_client.publish(topic, payload, qos, retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        acked = asyncio.Event()
+        if qos == 0 or info.is_published():
+            acked.set()
+        else:
+            client._pending_publishes[info.mid] = acked  # aiomqtt's on_publish sets it on the PUBACK
+        try:
+            paho_client.loop_write()
+        except Exception:  # noqa: BLE001  a broken connection: aiomqtt's own writer sees it and the wait is cut off
+            pass
+        return Sent(client, lost, info.mid, acked)
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, sent: Sent | None = None) -> None:
         """Publish and return once the broker has it (PUBACK for QoS 1; sent for QoS 0).
 
         Waits while disconnected; a publish cut off by a disconnect is sent again on
         the next connection. (aiomqtt would wait for a PUBACK on a dead connection
         forever, so the connection's end cancels the wait; no extra task per message.)
+        ``sent``: this message was already handed to a connection by ``send_now``;
+        its PUBACK is awaited first.
         """
         me = asyncio.current_task()
         assert me is not None
         while True:
-            await self._ready.wait()
-            client, lost = self._client, self._lost
-            if client is None or lost is None or lost.done():
-                await asyncio.sleep(0)
-                continue
+            if sent is not None:
+                lost, attempt = sent.lost, sent.acked.wait()
+                pending, sent = sent, None
+            else:
+                await self._ready.wait()
+                client, lost = self._client, self._lost
+                if client is None or lost is None or lost.done():
+                    await asyncio.sleep(0)
+                    continue
+                attempt, pending = client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf), None
             cut_off = False
             active = True
 
@@ -348,7 +396,7 @@ class MqttSession:
             lost.add_done_callback(on_lost)
             refused = False
             try:
-                await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
+                await attempt
                 self.stats.publishes_acked += 1
                 return
             except asyncio.CancelledError:
@@ -360,6 +408,8 @@ class MqttSession:
             finally:
                 active = False
                 lost.remove_done_callback(on_lost)
+                if pending is not None:  # what aiomqtt's publish does on its way out
+                    pending.client._pending_publishes.pop(pending.mid, None)
             if refused:
                 # Paused only now, outside the attempt: a connection lost during the pause must
                 # not cancel this task (that CancelledError escaped and stopped the service).

@@ -23,7 +23,8 @@ Queues and what happens when they are full (all bounded, all counted):
   they wait at the broker. (QoS 0 messages, which the contract does not use, go
   to a receive queue of ``inbound_queue_max`` and are dropped and counted when full.)
 - alerts, alert state, dispatch: journalled, never shed; published per topic in
-  order, at most ``durable_window`` in flight.
+  order, at most ``durable_window`` in flight; a record is written to the socket as
+  soon as it is journalled when nothing earlier of its topic waits.
 - tracks: coalesced per track id (a newer message of a track replaces the queued
   one: only the latest state matters); at most ``track_queue_max`` track ids
   queued, beyond that the oldest queued track message is shed and counted.
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.journal import Journal, OutboundRecord
-from adapters.mqtt_session import MqttSession, TlsSettings
+from adapters.mqtt_session import MqttSession, Sent, TlsSettings
 from adapters.timefmt import from_iso
 from adapters.topics import Topics
 from borderwatch.gc_tuning import tune_for_service
@@ -146,7 +147,11 @@ class Service:
         # publishers' queues
         self._durable: dict[str, deque[OutboundRecord]] = {}  # per topic, in journal order
         self._durable_tasks: dict[str, asyncio.Task[None]] = {}
-        self._durable_sem = asyncio.Semaphore(config.durable_window)
+        #: Per topic, one task per record at the head of ``_durable`` whose publish has started.
+        self._inflight: dict[str, deque[asyncio.Task[None]]] = {}
+        #: Topics whose records in flight were all sent by ``send_now``, in order (a new one may follow at once).
+        self._sent_in_order: set[str] = set()
+        self._window = _Window(config.durable_window)
         self._acked_ids: list[int] = []
         self._tracks: OrderedDict[str, Outbound] = OrderedDict()
         self._deadletters: deque[Outbound] = deque()
@@ -271,8 +276,22 @@ class Service:
 
     # ------------------------------------------------------------ outbound
     def _queue_durable(self, rec: OutboundRecord) -> None:
+        """Queue a journalled record for publication; send it at once when nothing of its topic waits.
+
+        At once (``MqttSession.send_now``, before this returns): when the window has room
+        and every earlier record of the topic still in flight was sent the same way, so
+        the topic's order holds. Otherwise the topic's drain task starts it later.
+        """
         q = self._durable.setdefault(rec.topic, deque())
         q.append(rec)
+        inflight = self._inflight.setdefault(rec.topic, deque())
+        if len(inflight) == len(q) - 1 and (not inflight or rec.topic in self._sent_in_order) and self._window.try_take():
+            sent = self.session.send_now(rec.topic, rec.payload, rec.qos, rec.retain)
+            if sent is not None:
+                self._sent_in_order.add(rec.topic)
+            else:
+                self._sent_in_order.discard(rec.topic)
+            inflight.append(asyncio.get_running_loop().create_task(self._publish_durable(rec, sent, holds_slot=True)))
         task = self._durable_tasks.get(rec.topic)
         if task is None or task.done():
             self._durable_tasks[rec.topic] = asyncio.get_running_loop().create_task(self._drain_topic(rec.topic))
@@ -283,15 +302,17 @@ class Service:
         Waiting for each PUBACK before sending the next let one alert out per turn of
         the event loop (a turn is a pipeline step, milliseconds under load), so a burst
         of alerts queued for seconds. Now up to ``durable_window`` are in flight (the
-        semaphore, shared by all topics): the tasks start in queue order and send their
-        PUBLISH before their first suspension, the semaphore and the session's
-        reconnect wait wake in FIFO order, and MQTT keeps one topic's messages in order.
-        Records leave the queue (and count as acknowledged) in queue order.
+        window is shared by all topics): the tasks start in queue order and send their
+        PUBLISH before their first suspension (or were sent by ``_queue_durable``), the
+        window and the session's reconnect wait wake in FIFO order, and MQTT keeps one
+        topic's messages in order. Records leave the queue (and count as acknowledged)
+        in queue order.
         """
         q = self._durable[topic]
-        inflight: deque[asyncio.Task[None]] = deque()
+        inflight = self._inflight[topic]
         while q:
             while len(inflight) < len(q) and len(inflight) < self.config.durable_window:
+                self._sent_in_order.discard(topic)
                 inflight.append(asyncio.get_running_loop().create_task(self._publish_durable(q[len(inflight)])))
             try:
                 await inflight[0]
@@ -307,11 +328,18 @@ class Service:
             if obs is not None:
                 self.metrics.alert_latency.observe(max(0.0, (self.clock() - obs) / self.config.clock_speed))
         del self._durable[topic]
+        del self._inflight[topic]
+        self._sent_in_order.discard(topic)
         self._durable_tasks.pop(topic, None)
 
-    async def _publish_durable(self, rec: OutboundRecord) -> None:
-        async with self._durable_sem:
-            await self.session.publish(rec.topic, rec.payload, rec.qos, rec.retain)
+    async def _publish_durable(self, rec: OutboundRecord, sent: Sent | None = None, holds_slot: bool = False) -> None:
+        """Publish one record within the window (``holds_slot``: its place was taken when it was sent)."""
+        if not holds_slot:
+            await self._window.take()
+        try:
+            await self.session.publish(rec.topic, rec.payload, rec.qos, rec.retain, sent=sent)
+        finally:
+            self._window.give()
 
     def _note_alert_time(self, rec: OutboundRecord) -> None:
         try:
@@ -583,6 +611,46 @@ class Service:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the lock: a standby takes over
             log.info("service stopped", extra={"live_tracks": len(self.pipeline.live_tracks())})
+
+
+class _Window:
+    """How many journalled publishes may await their PUBACK at once, all topics together.
+
+    A semaphore that can also be taken without waiting (``try_take``), so that a record
+    can be sent from synchronous code; waiters are woken in FIFO order.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        if self.try_take():
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut  # give() passed its place on to this waiter
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.give()  # woken and cancelled in the same turn: pass the place on
+            else:
+                self._waiters.remove(fut)
+            raise
+
+    def give(self) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
 
 
 def _track_key(o: Outbound) -> str:

@@ -177,6 +177,76 @@ def test_publish_waits_through_outage(mosquitto) -> None:
     asyncio.run(main())
 
 
+def _paho_watcher(url: str, topic: str) -> tuple[paho.Client, list[bytes]]:
+    """A subscriber on paho's own network thread: it receives while the test's event loop is blocked."""
+    addr = parse_broker_url(url)
+    got: list[bytes] = []
+    subscribed = __import__("threading").Event()
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"thread-watcher-{_free_port()}")
+    c.on_message = lambda _c, _u, m: got.append(m.payload)
+    c.on_subscribe = lambda *_a: subscribed.set()
+    c.on_connect = lambda cl, *_a: cl.subscribe(topic, qos=1)
+    c.connect(addr.host, addr.port)
+    c.loop_start()
+    assert subscribed.wait(5)
+    return c, got
+
+
+def test_send_now_is_on_the_wire_before_the_event_loop_turns(mosquitto) -> None:
+    """``send_now`` writes the PUBLISH before it returns: a subscriber on another thread has it
+    while this event loop is still blocked (``publish`` alone sends only once its task runs).
+    ``publish(sent=...)`` then returns on the PUBACK; without a connection nothing is sent."""
+    import time as _time
+
+    async def main() -> None:
+        watcher, got = _paho_watcher(mosquitto.url, "bw/v1/alerts")
+        pub = MqttSession(mosquitto.url, "publisher-now", [], backoff_cap_s=0.3)
+        assert pub.send_now("bw/v1/alerts", b"early") is None  # not connected yet
+        task = asyncio.create_task(pub.run(Collector()))
+        await asyncio.wait_for(pub.ready.wait(), 5)
+        queued = asyncio.create_task(pub.publish("bw/v1/alerts", b"queued"))  # its task has not run yet
+        sent = pub.send_now("bw/v1/alerts", b"now")
+        assert sent is not None
+        deadline = _time.monotonic() + 3.0
+        while b"now" not in got and _time.monotonic() < deadline:
+            _time.sleep(0.01)  # blocks the event loop: nothing of asyncio runs meanwhile
+        assert got == [b"now"]  # on the wire; the queued publish is not
+        await asyncio.wait_for(pub.publish("bw/v1/alerts", b"now", sent=sent), 5)
+        await asyncio.wait_for(queued, 5)
+        assert pub.stats.publishes_acked == 2 and pub.stats.publish_retries == 0
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        watcher.loop_stop()
+
+    asyncio.run(main())
+
+
+def test_send_now_cut_off_by_a_broker_restart_is_sent_again(mosquitto) -> None:
+    """A message sent by ``send_now`` whose PUBACK never came (the broker died) is published
+    again on the next connection by ``publish(sent=...)``."""
+
+    async def main() -> None:
+        pub = MqttSession(mosquitto.url, "publisher-cut", [], backoff_cap_s=0.3)
+        task = asyncio.create_task(pub.run(Collector()))
+        await asyncio.wait_for(pub.ready.wait(), 5)
+        mosquitto.stop()  # the socket may still look open to paho: send_now may hand it over
+        sent = pub.send_now("bw/v1/alerts", b"cut")
+        if sent is None:  # the loss was already seen: nothing was sent, publish sends it
+            pytest.skip("the connection's end was seen before send_now")
+        waiting = asyncio.create_task(pub.publish("bw/v1/alerts", b"cut", sent=sent))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        mosquitto.start()
+        await asyncio.wait_for(waiting, 10)
+        assert pub.stats.publish_retries >= 1 and pub.stats.publishes_acked == 1
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
 def test_publish_nowait_hands_qos0_over_and_refuses_without_a_connection(mosquitto) -> None:
     """QoS 0 in chunks, one write each: all 2,000 arrive in order, retain kept; with the broker down nothing is taken."""
 
