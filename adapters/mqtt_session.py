@@ -348,7 +348,20 @@ class MqttSession:
         paho_client = client._client  # aiomqtt's paho client: see the module doc
         if paho_client.socket() is None:
             return None
-        info = paho_client.publish(topic, payload, qos, retain)
+        # paho's publish would ask aiomqtt for a socket writer, which aiomqtt adds a turn
+        # later (call_soon_threadsafe). Written here and unregistered by loop_write before
+        # that add, the writer would stay registered with paho believing it gone: an event
+        # loop that never sleeps, and a stale selector entry that made the next connection's
+        # add_reader fail (a 5 s connect timeout after a broker restart). So the publish
+        # asks for no writer, the packets go out here (paho's private _packet_write, pinned
+        # with paho-mqtt), and whatever is left, or a broken socket, goes to aiomqtt's
+        # writer as usual. A writer already registered stays so and finds nothing to do.
+        registered = paho_client._registered_write
+        paho_client._registered_write = True
+        try:
+            info = paho_client.publish(topic, payload, qos, retain)
+        finally:
+            paho_client._registered_write = registered
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return None
         acked = asyncio.Event()
@@ -356,10 +369,8 @@ class MqttSession:
             acked.set()
         else:
             client._pending_publishes[info.mid] = acked  # aiomqtt's on_publish sets it on the PUBACK
-        try:
-            paho_client.loop_write()
-        except Exception:  # noqa: BLE001  a broken connection: aiomqtt's own writer sees it and the wait is cut off
-            pass
+        if paho_client._packet_write() != paho.MQTT_ERR_SUCCESS or paho_client.want_write():
+            paho_client._call_socket_register_write()
         return Sent(client, lost, info.mid, acked)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, sent: Sent | None = None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import selectors
 import socket
 import types
 
@@ -214,6 +215,19 @@ def test_send_now_is_on_the_wire_before_the_event_loop_turns(mosquitto) -> None:
         await asyncio.wait_for(pub.publish("bw/v1/alerts", b"now", sent=sent), 5)
         await asyncio.wait_for(queued, 5)
         assert pub.stats.publishes_acked == 2 and pub.stats.publish_retries == 0
+        for k in range(50):  # many sends, with and without a turn of the loop between them
+            sent = pub.send_now("bw/v1/alerts", b"more-%d" % k)
+            assert sent is not None
+            if k % 3 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        # nothing left to write: no socket writer may stay registered (one did, with paho thinking
+        # it gone: the loop spun without sleeping and the stale entry broke the next connection)
+        paho_client = pub._client._client
+        loop = asyncio.get_running_loop()
+        key = loop._selector.get_map().get(paho_client.socket().fileno())  # type: ignore[attr-defined]
+        assert key is not None and not key.events & selectors.EVENT_WRITE
+        assert not paho_client.want_write() and not paho_client._registered_write
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
