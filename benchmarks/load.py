@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/load.py --quick               # 200 and 1,000 det/s, 15 s each
     .venv/bin/python benchmarks/load.py --rates 5000 --batch-periods 0,0.05   # per-scan vs batched alerting
     .venv/bin/python benchmarks/load.py --rates 5000 --gc service,default      # tuned vs CPython's collector
+    .venv/bin/python benchmarks/load.py --rates 5000 --cpu-hogs 1              # with a CPU-bound process beside it
     .venv/bin/python benchmarks/load.py --plumbing --rates 1000,5000   # the service's own path, no tracker
 
 Per rate: a mosquitto of its own, ``borderwatch run`` as a child process (one core:
@@ -23,20 +24,25 @@ cannot keep up, latency is queueing, and these say why. ``--batch-periods 0,0.05
 runs each rate once per batch period (scans alerted on one by one, or together
 every 50 ms), side by side; ``--gc service,default`` runs it with the service's
 garbage-collector settings and with CPython's (``borderwatch run --default-gc``).
-The last two rows time a fixed Python loop and fixed numpy work just before each run
-(``harness.machine_reference``): this VM's speed moves by a third between hours, and
-runs compare only at like speed.
+``--cpu-hogs 1`` runs a process spinning a Python loop beside each run: the service,
+the broker and the traffic share what is left of the two cores, as on a busier or
+slower machine. The last two rows time a fixed Python loop and fixed numpy work just
+before each run (``harness.machine_reference``, before any hog starts): this VM's speed
+moves by a third between hours, and runs compare only at like speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -53,6 +59,25 @@ N_SENSORS = 100
 
 def one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Namespace, work: Path) -> dict:
     speed = machine_reference()  # before the run: the machine's speed, not the run's load
+    with cpu_hogs(args.cpu_hogs):
+        row = _one_rate(rate, batch_period, gc_setting, args, work)
+    return {**row, "cpu_hogs": args.cpu_hogs, **speed}
+
+
+@contextlib.contextmanager
+def cpu_hogs(n: int) -> Iterator[None]:
+    """``n`` processes spinning a Python loop for the duration of a run: less CPU for the
+    service, the broker and the traffic, as on a busier or slower machine."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def _one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Namespace, work: Path) -> dict:
     per_sensor = max(1, round(rate / N_SENSORS))
     period_s = per_sensor * N_SENSORS / rate  # below 100 det/s: one detection per message, sent less often
     site_file = work / "site.yaml"
@@ -122,7 +147,6 @@ def one_rate(rate: int, batch_period: str, gc_setting: str, args: argparse.Names
         "service_cpu_share_during_offer": round(snap["cpu_s"] / args.duration, 2),
         "live_tracks_at_end": int(metric_value(snap["m2"], "borderwatch_live_tracks")),
         "service_rss_mb": round(rss, 1),
-        **speed,
     }
 
 
@@ -210,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gc", default="service",
                     help="the service's garbage-collector settings, comma-separated, each run side by side: "
                          "'service' (borderwatch run's own) or 'default' (CPython's, --default-gc)")
+    ap.add_argument("--cpu-hogs", type=int, default=0, help="processes spinning a CPU-bound loop beside each run (a busier machine)")
     ap.add_argument("--quick", action="store_true", help="200 and 1,000 det/s, 15 s each")
     ap.add_argument("--plumbing", action="store_true", help="messages/s through the service's own path (dead letters), no tracker")
     ap.add_argument("--keep", action="store_true")
