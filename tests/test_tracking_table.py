@@ -20,7 +20,7 @@ def _table(rng: np.random.Generator, n: int, first_id: int) -> TrackTable:
     return TrackTable(
         ids=np.arange(first_id, first_id + n, dtype=np.int64), xm=xm, Pm=A @ np.swapaxes(A, -1, -2) + np.eye(4),
         mu=mu / mu.sum(axis=1, keepdims=True), r=rng.random(n), label=rng.random((n, 4)),
-        count=rng.integers(1, 5, n), sensors=rng.integers(0, 8, n), born=rng.random(n), last_update=rng.random(n),
+        count=rng.integers(1, 5, n), sensors=rng.integers(0, 8, (n, 2)).astype(np.uint64), born=rng.random(n), last_update=rng.random(n),
         confirmed=rng.random(n) < 0.5, reported=rng.integers(0, 4, n).astype(np.int8),
         dup_of=np.zeros(n, np.int64), dup_n=np.zeros(n, np.int64), t=rng.random(n),
     )

@@ -68,10 +68,14 @@ def existence_at(tab: TrackTable, now: float, cfg: TrackerConfig) -> FloatArray:
     return tab.r * np.exp(-np.maximum(now - tab.t, 0.0) / cfg.survival_tau_s)
 
 
-def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: int = 0) -> NDArray[np.bool_]:
-    """Rows to delete: existence too low, or not updated for too long (``k9_mask``: K-9 sensor bits)."""
+def stale(tab: TrackTable, now: float, cfg: TrackerConfig, k9_mask: NDArray[np.uint64] | None = None) -> NDArray[np.bool_]:
+    """Rows to delete: existence too low, or not updated for too long (``k9_mask``: the K-9
+    sensors' bits, in the words of ``tab.sensors``; None: the site has no K-9 team)."""
     age = now - tab.last_update
-    k9_only = ((tab.sensors & ~np.int64(k9_mask)) == 0) & (tab.sensors != 0) if k9_mask else np.zeros(tab.n, bool)
+    if k9_mask is None:
+        k9_only = np.zeros(tab.n, bool)
+    else:  # seen by some sensor, and by none but K-9 teams
+        k9_only = ((tab.sensors & ~k9_mask) == 0).all(axis=1) & (tab.sensors != 0).any(axis=1)
     limit = np.where(k9_only, cfg.k9_max_age_s,
                      np.where(tab.confirmed, cfg.max_coast_s, cfg.max_tentative_age_s))
     return (existence_at(tab, now, cfg) < cfg.delete_existence) | (age > limit)

@@ -2,7 +2,8 @@
 
 No per-track Python objects: stages read and write whole columns. ``ids`` are the
 serial numbers behind ``T-{sector}-{n:06d}``; ``sensors`` is a bit mask over the
-site's sensor list; ``reported`` is the status last reported (``STATUS_CODES``),
+site's sensor list, in words of 64 bits (sensor ``i`` is bit ``i % 64`` of word ``i // 64``:
+a site may list any number of sensors); ``reported`` is the status last reported (``STATUS_CODES``),
 so that ``advance`` can report only changes.
 
 Each row keeps its own time ``t``: the time its state (``xm``, ``Pm``, ``mu``, ``r``)
@@ -49,7 +50,7 @@ class TrackTable:
     r: FloatArray  # (n,) existence probability
     label: FloatArray  # (n, 4) class posterior from labels (before the speed cue)
     count: NDArray[np.int64]  # (n,) head count
-    sensors: NDArray[np.int64]  # (n,) bit mask over site sensors
+    sensors: NDArray[np.uint64]  # (n, words) bit mask over site sensors (module doc)
     born: FloatArray  # (n,) time of first detection
     last_update: FloatArray  # (n,) time of last detection
     confirmed: NDArray[np.bool_]  # (n,) ever confirmed
@@ -70,11 +71,11 @@ class TrackTable:
         self._room: tuple[dict[str, NDArray], dict[str, NDArray]] | None = None
 
     @staticmethod
-    def empty(modes: int) -> "TrackTable":
+    def empty(modes: int, sensor_words: int = 1) -> "TrackTable":
         return TrackTable(
             ids=np.zeros(0, np.int64), xm=np.zeros((0, modes, 4)), Pm=np.zeros((0, modes, 4, 4)),
             mu=np.zeros((0, modes)), r=np.zeros(0), label=np.zeros((0, 4)), count=np.zeros(0, np.int64),
-            sensors=np.zeros(0, np.int64), born=np.zeros(0), last_update=np.zeros(0),
+            sensors=np.zeros((0, sensor_words), np.uint64), born=np.zeros(0), last_update=np.zeros(0),
             confirmed=np.zeros(0, bool), reported=np.zeros(0, np.int8),
             dup_of=np.zeros(0, np.int64), dup_n=np.zeros(0, np.int64), t=np.zeros(0),
             xc=np.zeros((0, 4)), moments=np.zeros((0, 3)),
@@ -187,15 +188,24 @@ class TrackTable:
         return {f.name: pack(getattr(self, f.name)) for f in fields(self) if not f.metadata.get("derived")}
 
     @staticmethod
-    def from_dict(d: dict, modes: int) -> "TrackTable":
-        """Inverse of ``to_dict`` (the derived columns are computed)."""
-        t = TrackTable.empty(modes)
+    def from_dict(d: dict, modes: int, sensor_words: int = 1) -> "TrackTable":
+        """Inverse of ``to_dict`` (the derived columns are computed).
+
+        Snapshots written before the mask had words hold ``sensors`` as one int64 per row
+        (the low 64 sensors; bit 63 as the sign): it becomes word 0.
+        """
+        t = TrackTable.empty(modes, sensor_words)
         out = {}
         for f in fields(t):
             if f.metadata.get("derived"):
                 continue
             ref = getattr(t, f.name)
-            out[f.name] = unpack(d[f.name]).astype(ref.dtype, copy=False).reshape((-1,) + ref.shape[1:])
+            col = unpack(d[f.name])
+            if f.name == "sensors" and col.ndim == 1:
+                words = np.zeros((col.shape[0], sensor_words), np.uint64)
+                words[:, 0] = col.astype(np.int64, copy=False).view(np.uint64)
+                col = words
+            out[f.name] = col.astype(ref.dtype, copy=False).reshape((-1,) + ref.shape[1:])
         return TrackTable(**out)
 
 

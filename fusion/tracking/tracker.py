@@ -122,15 +122,22 @@ class SectorTracker:
         self._gamma = gate_threshold(config.gate_prob)
         self._merge_threshold = float(chi2.ppf(config.merge_prob, 4))
         self._sensor_ids = [s.id for s in site.sensors]
-        self._sensor_bit = {sid: i for i, sid in enumerate(self._sensor_ids)}
-        self._k9_mask = sum(1 << i for i, s in enumerate(site.sensors) if s.type == SensorType.K9)
+        #: ``tab.sensors`` words (64 sensors each), and each sensor's (word, bit) in them
+        self._sensor_words = max(1, -(-len(self._sensor_ids) // 64))
+        self._sensor_bit = {sid: (i // 64, np.uint64(1) << np.uint64(i % 64)) for i, sid in enumerate(self._sensor_ids)}
+        k9 = np.zeros(self._sensor_words, np.uint64)
+        for s in site.sensors:
+            if s.type == SensorType.K9:
+                w, b = self._sensor_bit[s.id]
+                k9[w] |= b
+        self._k9_mask = k9 if k9.any() else None
         self._grid_rot: dict[tuple[float, float], float] = {}
-        self._sensor_tuples: dict[int, tuple[str, ...]] = {}
+        self._sensor_tuples: dict[int | bytes, tuple[str, ...]] = {}
         self._next_prune = -math.inf
         self._pruned = False  # history still reaches back to the tracker's initial state
-        self.tab = TrackTable.empty(self._modes)
+        self.tab = TrackTable.empty(self._modes, self._sensor_words)
         #: what a step that ends no track returns (shared: an ended table is only read)
-        self._none_ended = TrackTable.empty(self._modes)
+        self._none_ended = TrackTable.empty(self._modes, self._sensor_words)
         #: ``positions``' ids, mean states (4, k) (one row per component) and times of the
         #: confirmed rows (None: stale)
         self._routing: tuple[IntArray, FloatArray, FloatArray] | None = None
@@ -254,7 +261,7 @@ class SectorTracker:
         t.t = snap["t"]
         t._next_id = int(snap["next_id"])
         t._serial = int(snap["serial"])
-        t.tab = TrackTable.from_dict(snap["table"], M)
+        t.tab = TrackTable.from_dict(snap["table"], M, t._sensor_words)
         t._clutter = {k: float(v) for k, v in snap["clutter"].items()}
         ev = snap["events"]
         scans = iter(unpack_scans(ev["scans"]))
@@ -263,7 +270,7 @@ class SectorTracker:
             for time, serial, dels, has in zip(ev["time"], ev["serial"], ev["delete_ids"], ev["has_scan"])
         ]
         t._checkpoints = [
-            _Checkpoint(int(c["index"]), float(c["time"]), TrackTable.from_dict(c["table"], M), c["t"],
+            _Checkpoint(int(c["index"]), float(c["time"]), TrackTable.from_dict(c["table"], M, t._sensor_words), c["t"],
                         {k: float(v) for k, v in c["clutter"].items()})
             for c in snap["checkpoints"]
         ]
@@ -461,7 +468,7 @@ class SectorTracker:
         tab.last_update[detected] = s.time
         bit = self._sensor_bit.get(s.sensor_id)
         if bit is not None:
-            tab.sensors[detected] |= np.int64(1) << bit
+            tab.sensors[detected, bit[0]] |= bit[1]
         if pi.size:
             det = s.class_probs
             if s.snr_db is not None and s.polar is not None:  # radar: the echo's size is a (weak) class cue
@@ -650,6 +657,9 @@ class SectorTracker:
         Pm[:, :, 2, 2] = Pm[:, :, 3, 3] = sv2
         ids = np.array([self._birth_id(f"{s.sensor_id}:{s.seq}:{s.time!r}:{int(jj)}") for jj in j], np.int64)
         bit = self._sensor_bit.get(s.sensor_id)
+        sensors = np.zeros((k, self._sensor_words), np.uint64)
+        if bit is not None:
+            sensors[:, bit[0]] = bit[1]
         count = s.count[j] if s.sensor_type != SensorType.RADAR else np.ones(k, np.int64)
         born = TrackTable(
             ids=ids,
@@ -659,7 +669,7 @@ class SectorTracker:
             r=r0,
             label=classify.label_update(np.asarray(cfg.class_prior)[None], s.class_probs[j], cfg.label_floor),
             count=count.astype(np.int64),
-            sensors=np.full(k, 0 if bit is None else np.int64(1) << bit, np.int64),
+            sensors=sensors,
             born=np.full(k, s.time),
             last_update=np.full(k, s.time),
             confirmed=r0 >= cfg.confirm_existence,
@@ -699,7 +709,9 @@ class SectorTracker:
             x[go], P[go], mu[go] = predict_combined(x[go], P[go], mu[go], dt[go], self._q, self._tau_key)
         cp = classify.class_probs(tab.label, x[:, 2:], P[:, 2:, 2:])
         status = list(map(CODE_STATUS.__getitem__, codes.tolist()))
-        masks = tab.sensors.tolist()
+        # one hashable key per row: the word itself (up to 64 sensors), else the row's bytes
+        masks = tab.sensors[:, 0].tolist() if self._sensor_words == 1 else \
+            np.ascontiguousarray(tab.sensors).view(f"V{8 * self._sensor_words}").ravel().tolist()
         try:
             sensors = list(map(self._sensor_tuples.__getitem__, masks))
         except KeyError:  # a combination of sensors not seen before
@@ -712,9 +724,11 @@ class SectorTracker:
         sector = self.sector
         return track_reports(ids, t, status, list(x), list(P), r, list(cp), sensors, sector, count, list(mu), updated)
 
-    def _sensor_tuple(self, mask: int) -> tuple[str, ...]:
+    def _sensor_tuple(self, mask: int | bytes) -> tuple[str, ...]:
+        """The sensor ids of a row's mask key (``_reports``: an int, or little-endian words as bytes)."""
         got = self._sensor_tuples.get(mask)
         if got is None:
-            got = tuple(sid for b, sid in enumerate(self._sensor_ids) if mask >> b & 1)
+            bits = mask if isinstance(mask, int) else int.from_bytes(mask, "little")
+            got = tuple(sid for b, sid in enumerate(self._sensor_ids) if bits >> b & 1)
             self._sensor_tuples[mask] = got
         return got
