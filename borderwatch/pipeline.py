@@ -223,6 +223,11 @@ class Pipeline:
         alerts = [a for eng in self.alerting.values() for a in eng.open_alerts()]
         return alerts + self.health.open_alerts()
 
+    def open_alert_count(self) -> int:
+        """``len(open_alerts())`` without building a report per alert (4 ms for 400 alerts:
+        the service's gauges ask every second)."""
+        return sum(len(eng.alerts) for eng in self.alerting.values()) + len(self.health.alerts)
+
     def all_counters(self) -> Counter[str]:
         """The pipeline's counters plus the trackers' (summed over sectors, ``tracker.``-prefixed):
         out-of-sequence re-runs and drops, a history window shrunk under a flood, merges."""

@@ -512,7 +512,7 @@ class Service:
         m.queue_depth.labels("durable").set(sum(len(q) for q in self._durable.values()))
         m.queue_depth.labels("inbound").set(self.session.inbox_depth())
         m.live_tracks.set(len(self.pipeline.live_tracks()))
-        m.open_alerts.set(len(self.pipeline.open_alerts()))
+        m.open_alerts.set(self.pipeline.open_alert_count())
         m.journal_unacked.set(sum(len(q) for q in self._durable.values()))
         m.connected.set(1 if self.session.connected.is_set() else 0)
         stats = self.session.stats
@@ -536,7 +536,7 @@ class Service:
             "last_message_age_s": None if self.last_message_wall is None else round(now - self.last_message_wall, 3),
             "snapshot_age_s": None if snap_age is None else round(snap_age, 3),
             "live_tracks": len(self.pipeline.live_tracks()),
-            "open_alerts": len(self.pipeline.open_alerts()),
+            "open_alerts": self.pipeline.open_alert_count(),
             "outputs_awaiting_broker": sum(len(q) for q in self._durable.values()),
             "replayed_at_start": self.recovered_from,
         }

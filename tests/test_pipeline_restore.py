@@ -30,13 +30,16 @@ def test_restored_pipeline_continues_byte_for_byte() -> None:
     whole = Pipeline(SITE, CONFIG)
     expected = _drive(whole, len(MESSAGES)) + whole.flush()
     cuts = list(range(37, len(MESSAGES), 11))
-    p, got, done, pending_at_cut = Pipeline(SITE, CONFIG), [], 0, 0
+    p, got, done, pending_at_cut, open_at_cut = Pipeline(SITE, CONFIG), [], 0, 0, []
     for cut in cuts + [len(MESSAGES)]:
         got += _drive(p, cut, done)
         done = cut
         if cut < len(MESSAGES):
             pending_at_cut += bool(p._stepped.steps)
+            open_at_cut.append(p.open_alert_count())
+            assert open_at_cut[-1] == len(p.open_alerts())  # the gauges' count, without the reports
             p = Pipeline.restore(SITE, CONFIG, json.loads(json.dumps(p.snapshot())))
     got += p.flush()
     assert pending_at_cut >= 3  # the cuts did fall between steps and their publication
+    assert max(open_at_cut) > 0
     assert [(o.topic, o.payload) for o in got] == [(o.topic, o.payload) for o in expected]
