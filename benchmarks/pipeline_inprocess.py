@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/pipeline_inprocess.py                          # 1,000 and 5,000 det/s, 20 s each
     .venv/bin/python benchmarks/pipeline_inprocess.py --rates 1000 --duration 200   # the snapshot after 200 s
     .venv/bin/python benchmarks/pipeline_inprocess.py --rates 5000 --stages        # where a message's time goes
+    .venv/bin/python benchmarks/pipeline_inprocess.py --rates 5000 --duration 80 --late-k9 60   # a K-9 report a minute late
 
 No broker, no service: ``benchmarks/load_gen.py`` traffic (100 drones) fed straight into
 ``Pipeline.handle`` in receipt order, as replay does. Per rate: milliseconds per message
@@ -16,7 +17,10 @@ sector routing), timed around those calls,
 and how many alerting calls 1,000 messages cost (``--batch-period 0``: one per scan part).
 ``--late-scan`` delivers one message three quarters into the run 0.25 s late (after later
 scans went to the tracker) and reports the time to handle it: the tracker's out-of-sequence
-re-run, a stall of the whole service while it lasts.
+re-run, a stall of the whole service while it lasts. ``--late-k9 S`` adds a K-9 team to the
+site (after the 100 drones) and, three quarters into the run, one report of it whose
+detection was observed S seconds earlier (the contract allows up to 10 minutes): the time to
+handle it is the exact re-run of about S seconds of every drone's steps.
 The last two rows are the machine's speed just before the run (``harness.machine_reference``).
 """
 
@@ -37,10 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.recording import RecordedMessage  # noqa: E402
 from benchmarks.harness import machine_reference  # noqa: E402
 from benchmarks.load_gen import messages, site_dict  # noqa: E402
+from adapters.timefmt import to_iso  # noqa: E402
+from adapters.topics import Topics  # noqa: E402
 from borderwatch import pipeline as pipeline_module  # noqa: E402
 from borderwatch.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from borderwatch.progress import Progress  # noqa: E402
 from fusion.site import Site  # noqa: E402
+
+
+#: The K-9 team ``--late-k9`` adds to the site (after the drones: sensor 100, the mask's second word).
+K9_ID = "k9-bench"
 
 
 class StageClock:
@@ -95,14 +105,30 @@ def _one_late(msgs: list[RecordedMessage], late_s: float) -> tuple[list[Recorded
     return rest[:at] + [late] + rest[at:], at
 
 
+def _with_late_k9(msgs: list[RecordedMessage], age_s: float) -> tuple[list[RecordedMessage], int]:
+    """The traffic with one K-9 report three quarters in, its detection observed ``age_s`` earlier; its index."""
+    k = 3 * len(msgs) // 4
+    recv = msgs[k].recv_time
+    body = {"sensor_id": K9_ID, "seq": 1, "time": to_iso(recv - 0.05), "platform": {"lat": 49.006, "lon": -122.75},
+            "detections": [{"lat": 49.004, "lon": -122.75, "sigma_m": 80.0, "observed_time": to_iso(recv - age_s),
+                            "narcotics": True, "count": 2}]}
+    report = RecordedMessage(recv, Topics().detections("k9", K9_ID), json.dumps(body).encode())
+    return msgs[:k] + [report] + msgs[k:], k
+
+
 def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig, stages: bool = False,
-             late_scan: bool = False) -> dict:
+             late_scan: bool = False, late_k9_s: float | None = None) -> dict:
     speed = machine_reference()
-    site = Site.model_validate(site_dict(100, sectors))
+    doc = site_dict(100, sectors)
+    if late_k9_s is not None:
+        doc["sensors"].append({"id": K9_ID, "type": "k9"})
+    site = Site.model_validate(doc)
     msgs = messages(site, 1.8e9, duration_s, max(1, round(rate / 100)))
-    late_at = -1
+    late_at = k9_at = -1
     if late_scan:
         msgs, late_at = _one_late(msgs, 0.25)
+    if late_k9_s is not None:
+        msgs, k9_at = _with_late_k9(msgs, late_k9_s)
     pipeline = Pipeline(site, config)
     clock = _clock_stages(pipeline) if stages else None
     progress = Progress(f"{rate} det/s", len(msgs), quiet=False)
@@ -135,6 +161,9 @@ def one_rate(rate: int, duration_s: float, sectors: int, config: PipelineConfig,
     if late_scan:
         row["late_scan_handle_ms"] = round(1000.0 * took[late_at], 1)
         row["oosm_reruns"] = pipeline.all_counters()["tracker.oosm_rerun"]
+    if late_k9_s is not None:
+        row["late_k9_age_s"] = late_k9_s
+        row["late_k9_handle_ms"] = round(1000.0 * took[k9_at], 1)
     if clock is not None:
         clock.unwrap()
         half = len(msgs) - len(msgs) // 2
@@ -152,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", action="store_true", help="also the time per message of each stage")
     ap.add_argument("--batch-period", type=float, default=None, help="the pipeline's batch period, s (default: its own)")
     ap.add_argument("--late-scan", action="store_true", help="one message 0.25 s late: the time to handle it")
+    ap.add_argument("--late-k9", type=float, default=None, metavar="S",
+                    help="one K-9 report whose detection was observed S s earlier: the time to handle it")
     args = ap.parse_args(argv)
     config = PipelineConfig() if args.batch_period is None else PipelineConfig(batch_period_s=args.batch_period)
-    rows = [one_rate(int(r), args.duration, args.sectors, config, args.stages, args.late_scan)
+    rows = [one_rate(int(r), args.duration, args.sectors, config, args.stages, args.late_scan, args.late_k9)
             for r in args.rates.split(",")]
     print(f"\npipeline in-process ({args.duration:g} s of load_gen traffic, 100 drones, {args.sectors} sectors, "
           f"batch period {config.batch_period_s:g} s)")
