@@ -68,6 +68,7 @@ class Sent:
     mid: int
     acked: asyncio.Event
 
+
 #: CONNACK codes that mean "this broker does not speak the protocol version you asked for".
 _UNSUPPORTED_VERSION = {132, 1}
 

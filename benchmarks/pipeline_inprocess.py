@@ -39,10 +39,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.recording import RecordedMessage  # noqa: E402
-from benchmarks.harness import machine_reference  # noqa: E402
-from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from adapters.timefmt import to_iso  # noqa: E402
 from adapters.topics import Topics  # noqa: E402
+from benchmarks.harness import machine_reference  # noqa: E402
+from benchmarks.load_gen import messages, site_dict  # noqa: E402
 from borderwatch import pipeline as pipeline_module  # noqa: E402
 from borderwatch.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from borderwatch.progress import Progress  # noqa: E402
